@@ -34,10 +34,10 @@ struct Voidify {
 
 }  // namespace mp::internal
 
-#define MP_CHECK(condition)                  \
-  (__builtin_expect(!!(condition), 1))       \
-      ? (void)0                              \
-      : ::mp::internal::Voidify() &          \
+#define MP_CHECK(condition)            \
+  (__builtin_expect(!!(condition), 1)) \
+      ? (void)0                        \
+      : ::mp::internal::Voidify() &    \
             ::mp::internal::CheckFailure(__FILE__, __LINE__, #condition).stream()
 
 #define MP_CHECK_OP_(a, op, b) MP_CHECK((a)op(b)) << "(" << (a) << " vs " << (b) << ") "

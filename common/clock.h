@@ -33,7 +33,8 @@ class SystemClock final : public Clock {
 // A clock that moves only when told. Thread-safe.
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(int64_t start_millis = 1'700'000'000'000) : now_nanos_(start_millis * 1'000'000) {}
+  explicit FakeClock(int64_t start_millis = 1'700'000'000'000)
+      : now_nanos_(start_millis * 1'000'000) {}
   int64_t NowMillis() override;
   int64_t MonotonicNanos() override;
   void AdvanceMillis(int64_t millis);

@@ -91,8 +91,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes
   }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     ::close(fd);
-    return absl::ResourceExhaustedError(StrCat("'", path, "' is ", st.st_size,
-                                                     " bytes, over the limit of ", max_bytes));
+    return absl::ResourceExhaustedError(
+        StrCat("'", path, "' is ", st.st_size, " bytes, over the limit of ", max_bytes));
   }
   std::string out;
   char buf[1 << 16];

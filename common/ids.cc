@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <random>
 
-#include "common/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/str_cat.h"
 
 namespace mp::internal {
 namespace {
@@ -39,8 +39,8 @@ std::string RandomId(std::string_view prefix) {
 
 absl::Status ValidateId(std::string_view prefix, std::string_view id) {
   const size_t expected = prefix.size() + 1 + kHexDigits;
-  bool ok = id.size() == expected && id.substr(0, prefix.size()) == prefix &&
-            id[prefix.size()] == '_';
+  bool ok =
+      id.size() == expected && id.substr(0, prefix.size()) == prefix && id[prefix.size()] == '_';
   for (size_t i = prefix.size() + 1; ok && i < id.size(); ++i) {
     const char c = id[i];
     ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -48,8 +48,8 @@ absl::Status ValidateId(std::string_view prefix, std::string_view id) {
   if (ok) return absl::OkStatus();
   std::string shown(id.substr(0, 64));
   if (id.size() > 64) shown += "...";
-  return absl::InvalidArgumentError(StrCat("malformed ", prefix, " id '", shown,
-                                                 "': expected ", prefix, "_ and 16 hex digits"));
+  return absl::InvalidArgumentError(
+      StrCat("malformed ", prefix, " id '", shown, "': expected ", prefix, "_ and 16 hex digits"));
 }
 
 }  // namespace mp::internal

@@ -46,9 +46,7 @@ class StrongId {
   bool empty() const { return value_.empty(); }
 
   friend auto operator<=>(const StrongId&, const StrongId&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const StrongId& id) {
-    return os << id.value_;
-  }
+  friend std::ostream& operator<<(std::ostream& os, const StrongId& id) { return os << id.value_; }
   template <typename H>
   friend H AbslHashValue(H h, const StrongId& id) {
     return H::combine(std::move(h), id.value_);
@@ -59,10 +57,18 @@ class StrongId {
   std::string value_;
 };
 
-struct ModelIdTag { static constexpr std::string_view kPrefix = "model"; };
-struct DatasetIdTag { static constexpr std::string_view kPrefix = "data"; };
-struct JobIdTag { static constexpr std::string_view kPrefix = "job"; };
-struct WorkerIdTag { static constexpr std::string_view kPrefix = "worker"; };
+struct ModelIdTag {
+  static constexpr std::string_view kPrefix = "model";
+};
+struct DatasetIdTag {
+  static constexpr std::string_view kPrefix = "data";
+};
+struct JobIdTag {
+  static constexpr std::string_view kPrefix = "job";
+};
+struct WorkerIdTag {
+  static constexpr std::string_view kPrefix = "worker";
+};
 
 using ModelId = StrongId<ModelIdTag>;
 using DatasetId = StrongId<DatasetIdTag>;

@@ -21,9 +21,9 @@ TEST(IdsTest, ParseAcceptsValidAndRejectsMalformed) {
   auto parsed = ModelId::Parse(fresh.value());
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(*parsed, fresh);
-  for (const char* bad : {"", "model_", "model_0123456789abcdeF", "job_0123456789abcdef",
-                          "model-0123456789abcdef", "model_0123456789abcdef0",
-                          "model_0123456789abcde/"}) {
+  for (const char* bad :
+       {"", "model_", "model_0123456789abcdeF", "job_0123456789abcdef", "model-0123456789abcdef",
+        "model_0123456789abcdef0", "model_0123456789abcde/"}) {
     auto r = ModelId::Parse(bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

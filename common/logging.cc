@@ -18,8 +18,7 @@ absl::Status InitLogging(std::string_view process_name, std::string_view level) 
   // from_str answers `off` for unknown names; only accept `off` when asked for.
   if (parsed == spdlog::level::off && name != "off") {
     return absl::InvalidArgumentError(
-        StrCat("unknown log level '", name,
-                     "' (expected trace, debug, info, warn, error or off)"));
+        StrCat("unknown log level '", name, "' (expected trace, debug, info, warn, error or off)"));
   }
   auto logger = spdlog::stderr_color_mt(std::string(process_name));
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] [%n] %v");

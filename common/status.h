@@ -26,10 +26,10 @@ absl::Status Annotate(const absl::Status& status, std::string_view context);
 #define MP_STATUS_CONCAT_(a, b) MP_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status) once; returns it from the enclosing function if not OK.
-#define RETURN_IF_ERROR(expr)                                          \
-  do {                                                                 \
-    ::absl::Status mp_status_ = (expr);                                \
-    if (!mp_status_.ok()) return mp_status_;                           \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status mp_status_ = (expr);      \
+    if (!mp_status_.ok()) return mp_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>) once; on error returns its status, otherwise
@@ -37,8 +37,8 @@ absl::Status Annotate(const absl::Status& status, std::string_view context);
 #define ASSIGN_OR_RETURN(lhs, rexpr) \
   MP_ASSIGN_OR_RETURN_IMPL_(MP_STATUS_CONCAT_(mp_statusor_, __LINE__), lhs, rexpr)
 
-#define MP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                              \
+#define MP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)    \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 
