@@ -21,13 +21,13 @@
 
 namespace mp::kernels {
 
-void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-           int64_t ldc, ThreadPool* pool = nullptr);
+void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+           ThreadPool* pool = nullptr);
 
 void SgemmReference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-                    float* c, int64_t ldc);
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                    int64_t ldc);
 
 // op(B) (K x N) packed into the micro-kernel's panel layout. Immutable once built; safe to
 // share across threads and calls.
@@ -48,8 +48,7 @@ class PackedB {
 
 // C = alpha * op(A) * B + beta * C with B pre-packed. Same result as Sgemm on the unpacked B.
 void SgemmPacked(bool trans_a, int64_t m, float alpha, const float* a, int64_t lda,
-                 const PackedB& b, float beta, float* c, int64_t ldc,
-                 ThreadPool* pool = nullptr);
+                 const PackedB& b, float beta, float* c, int64_t ldc, ThreadPool* pool = nullptr);
 
 }  // namespace mp::kernels
 

@@ -43,14 +43,36 @@ std::string DTypeName(DType dtype);
 bool IsKnownDType(int32_t value);
 
 // The C++ type for a DType; static checks in Tensor::data<T>().
-template <typename T> constexpr DType DTypeOf();
-template <> constexpr DType DTypeOf<float>() { return DType::kFloat32; }
-template <> constexpr DType DTypeOf<double>() { return DType::kFloat64; }
-template <> constexpr DType DTypeOf<uint8_t>() { return DType::kUint8; }
-template <> constexpr DType DTypeOf<int8_t>() { return DType::kInt8; }
-template <> constexpr DType DTypeOf<int32_t>() { return DType::kInt32; }
-template <> constexpr DType DTypeOf<int64_t>() { return DType::kInt64; }
-template <> constexpr DType DTypeOf<bool>() { return DType::kBool; }
+template <typename T>
+constexpr DType DTypeOf();
+template <>
+constexpr DType DTypeOf<float>() {
+  return DType::kFloat32;
+}
+template <>
+constexpr DType DTypeOf<double>() {
+  return DType::kFloat64;
+}
+template <>
+constexpr DType DTypeOf<uint8_t>() {
+  return DType::kUint8;
+}
+template <>
+constexpr DType DTypeOf<int8_t>() {
+  return DType::kInt8;
+}
+template <>
+constexpr DType DTypeOf<int32_t>() {
+  return DType::kInt32;
+}
+template <>
+constexpr DType DTypeOf<int64_t>() {
+  return DType::kInt64;
+}
+template <>
+constexpr DType DTypeOf<bool>() {
+  return DType::kBool;
+}
 
 class Shape {
  public:
@@ -119,7 +141,9 @@ class Tensor {
     return static_cast<T*>(mutable_raw_data());
   }
   template <typename T>
-  std::span<const T> span() const { return {data<T>(), static_cast<size_t>(num_elements())}; }
+  std::span<const T> span() const {
+    return {data<T>(), static_cast<size_t>(num_elements())};
+  }
 
   // Deep copy into a fresh buffer.
   Tensor Clone() const;
