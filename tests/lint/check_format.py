@@ -4,6 +4,7 @@
 that would change (fix with `clang-format -i FILE`).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,19 +12,27 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lint_lib  # noqa: E402
 
+DIAGNOSTIC_RE = re.compile(r"^(.+?):\d+:\d+: (?:error|warning): code should be clang-formatted")
+
 
 def check(root, clang_format):
-    violations = []
+    """Runs clang-format in batches; a file is flagged once, with its first diagnostic."""
+    violations = {}
     files = lint_lib.source_files(root)
-    for i in range(0, len(files), 50):
-        batch = files[i:i + 50]
-        for path in batch:
-            proc = subprocess.run([clang_format, "--style=file", "--dry-run", "--Werror",
-                                   path], cwd=root, capture_output=True, text=True)
-            if proc.returncode != 0:
-                first = (proc.stderr.strip().split("\n") or [""])[0]
-                violations.append("%s: not clang-formatted (%s)" % (path, first))
-    return violations
+    for i in range(0, len(files), 100):
+        batch = files[i:i + 100]
+        proc = subprocess.run([clang_format, "--style=file", "--dry-run", "--Werror"] + batch,
+                              cwd=root, capture_output=True, text=True)
+        if proc.returncode == 0:
+            continue
+        for line in proc.stderr.split("\n"):
+            m = DIAGNOSTIC_RE.match(line)
+            if m and m.group(1) in batch and m.group(1) not in violations:
+                violations[m.group(1)] = line.strip()
+        if not any(f in violations for f in batch):
+            violations[batch[0]] = "clang-format failed: " + proc.stderr.strip()[:200]
+    return ["%s: not clang-formatted (%s)" % (path, first)
+            for path, first in sorted(violations.items())]
 
 
 def main():
