@@ -26,7 +26,8 @@ class ThreadPool {
 
   // Calls fn(begin, end) over a partition of [0, n) into at most num_threads() chunks of
   // at least `min_chunk` items (the last may be shorter). Not reentrant: fn must not call
-  // ParallelFor on the same pool. n <= 0 does nothing.
+  // ParallelFor on the same pool. n <= 0 does nothing. Calls from several threads at once
+  // are serialised. Which thread runs which chunk varies; the chunk boundaries do not.
   void ParallelFor(int64_t n, int64_t min_chunk,
                    const std::function<void(int64_t begin, int64_t end)>& fn);
 

@@ -1,0 +1,121 @@
+// Convolution kernels (float32, NCHW), the ONNX Conv and ConvTranspose operators in 2-D.
+// A 1-D convolution is a 2-D one with in_h = kernel_h = out_h = 1.
+//
+// Conv2d:  for n, oc, oh, ow, with g = oc / (C_out/G), Cg = C_in/G:
+//   y[n,oc,oh,ow] = clamp(bias[oc] + sum_{c<Cg, kh, kw} w[oc,c,kh,kw] *
+//                         x[n, g*Cg + c, oh*sh - pad_top + kh*dh, ow*sw - pad_left + kw*dw],
+//                         act_min, act_max)
+//   where x outside [0,in_h) x [0,in_w) reads as 0.
+//   x: [N, C_in, in_h, in_w]; w: [C_out, C_in/G, kh, kw]; bias: [C_out] or null;
+//   y: [N, C_out, out_h, out_w]. out_h/out_w come from ConvOutputSize (the caller computes
+//   them, and validates everything: C_in and C_out divisible by G, sizes > 0, ...).
+//   The clamp fuses Relu (0, +inf) and Clip/Relu6; the default (-inf, +inf) is a no-op.
+//
+// Paths (chosen inside Conv2d, all computing the formula above):
+//   - direct (C_out/G <= 4, and depthwise C_in/G == 1 or K = C_in/G*kh*kw <= 32): Highway
+//     loops over a zero-padded copy of the group's input planes, vectorised across output
+//     columns (stride 1 and 2), 4 output channels per input load; no GEMM;
+//   - 1x1, stride 1, no pad, one image per tile: GEMM of w[g] (Cout_g x Cin_g) by x[n,g]
+//     (Cin_g x HW) read in place;
+//   - otherwise im2col of a tile of output columns, then GEMM. Columns are numbered over
+//     (image, oh, ow); a tile is part of one image or several whole small images (which
+//     share one GEMM, results scattered back to NCHW).
+//   Work splits over (n, g, channel block) or (g, column tile) with a fixed tiling, so the
+//   bytes do not depend on the pool's thread count (when there are fewer items than
+//   threads, the pool goes to Sgemm instead, whose result is thread-count invariant too).
+//   The GEMM paths compute C = W[g] (Cout_g x K, pre-packed: PackedConvWeights) times the
+//   im2col matrix, which is written straight into the GEMM's panel layout (no intermediate
+//   copy). Scratch is a per-thread buffer reused across calls.
+//
+// ConvTranspose2d (the adjoint of Conv2d w.r.t. x, plus bias):
+//   x: [N, C_in, in_h, in_w]; w: [C_in, C_out/G, kh, kw]; bias: [C_out] or null;
+//   y: [N, C_out, out_h, out_w] with
+//   out_h = sh*(in_h-1) + output_padding_h + dh*(kh-1) + 1 - pad_top - pad_bottom.
+//   y[n,oc,oh,ow] = bias[oc] + sum over (ic in group of oc, ih, iw, kh, kw) with
+//     oh = ih*sh - pad_top + kh*dh, ow = iw*sw - pad_left + kw*dw of
+//     x[n,ic,ih,iw] * w[ic, oc % Cout_g, kh, kw].
+//   Computed per (n, g) as col = w[g]^T * x[n,g] (Sgemm) then col2im (+= into y).
+//
+// The *Reference functions are the scalar definitions (direct loops) that tests compare
+// against; the fast paths sum in another order, so compare with a tolerance.
+#ifndef MP_WORKERS_ENGINE_KERNELS_CONV_H_
+#define MP_WORKERS_ENGINE_KERNELS_CONV_H_
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "workers/engine/kernels/gemm.h"
+#include "workers/engine/kernels/parallel.h"
+
+namespace mp::kernels {
+
+struct Conv2dParams {
+  int64_t batch = 1;
+  int64_t in_channels = 1, in_h = 1, in_w = 1;
+  int64_t out_channels = 1, out_h = 1, out_w = 1;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t group = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  // ConvTranspose2d only: extra rows/columns at the end of the output.
+  int64_t output_padding_h = 0, output_padding_w = 0;
+  // Fused activation clamp (Conv2d and ConvTranspose2d).
+  float act_min = -std::numeric_limits<float>::infinity();
+  float act_max = std::numeric_limits<float>::infinity();
+};
+
+// floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1.
+// May be <= 0 for invalid shapes; the caller rejects those.
+int64_t ConvOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin,
+                       int64_t pad_end, int64_t dilation);
+
+// stride*(in-1) + output_padding + dilation*(kernel-1) + 1 - pad_begin - pad_end.
+int64_t ConvTransposeOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin,
+                                int64_t pad_end, int64_t dilation, int64_t output_padding);
+
+// Conv2d's GEMM operand: each group's weights w[g] (Cout_g x Cin_g*kh*kw) packed once, for
+// a constant weight reused across calls. Immutable; safe to share across threads. Valid for
+// any Conv2dParams with the same in/out channels, kernel size and group as at Pack time.
+class PackedConvWeights {
+ public:
+  // Null when Conv2d does not use a GEMM for these parameters (the direct path).
+  static std::unique_ptr<PackedConvWeights> Pack(const Conv2dParams& p, const float* w);
+  const PackedA& group(int64_t g) const { return *groups_[static_cast<size_t>(g)]; }
+
+ private:
+  std::vector<std::unique_ptr<PackedA>> groups_;
+};
+
+// See the file comment. Requires p.out_h/out_w == ConvOutputSize(...) of the other fields.
+// `packed`, when not null, must come from PackedConvWeights::Pack(p, w) on the same w;
+// without it the weights are packed on every call. The result is the same either way.
+void Conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
+            ThreadPool* pool = nullptr, const PackedConvWeights* packed = nullptr);
+void Conv2dReference(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                     float* y);
+
+// See the file comment. Requires p.out_h/out_w == ConvTransposeOutputSize(...).
+void ConvTranspose2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                     float* y, ThreadPool* pool = nullptr);
+void ConvTranspose2dReference(const Conv2dParams& p, const float* x, const float* w,
+                              const float* bias, float* y);
+
+// Building blocks, exposed for tests and for the training code (backward of Conv2d).
+// im2col for one image and one group's channels, for output columns [col_begin, col_end)
+// (a column is oh*out_w + ow): col[(c*kh + i)*kw + j][t - col_begin] =
+//   x[c, oh*sh - pad_top + i*dh, ow*sw - pad_left + j*dw] (0 outside), c < channels,
+// with row stride ld_col >= col_end - col_begin. x points at the group's first channel.
+void Im2Col(const Conv2dParams& p, int64_t channels, const float* x, int64_t col_begin,
+            int64_t col_end, float* col, int64_t ld_col);
+// col2im for one image: the adjoint of Im2Col over all columns (ld_col = out_h*out_w),
+// accumulating into x (+=, layout [channels, in_h, in_w]) for channels [c_begin, c_end);
+// col holds all channels' rows. p describes the forward convolution whose input is x
+// (for ConvTranspose2d: in_* and out_* swapped).
+void Col2ImAdd(const Conv2dParams& p, int64_t c_begin, int64_t c_end, const float* col, float* x);
+
+}  // namespace mp::kernels
+
+#endif  // MP_WORKERS_ENGINE_KERNELS_CONV_H_

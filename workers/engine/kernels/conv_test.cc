@@ -1,0 +1,284 @@
+#include "workers/engine/kernels/conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "workers/engine/kernels/nn_test_util.h"
+#include "workers/engine/kernels/parallel.h"
+
+namespace mp::kernels {
+namespace {
+
+using testing::ExpectNear;
+using testing::ForEachTarget;
+using testing::RandomVector;
+
+struct Case {
+  int64_t n, cin, h, w, cout, kh, kw, group;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+  int64_t oph = 0, opw = 0;
+};
+
+Conv2dParams MakeParams(const Case& c, bool transpose) {
+  Conv2dParams p;
+  p.batch = c.n;
+  p.in_channels = c.cin;
+  p.in_h = c.h;
+  p.in_w = c.w;
+  p.out_channels = c.cout;
+  p.kernel_h = c.kh;
+  p.kernel_w = c.kw;
+  p.group = c.group;
+  p.stride_h = c.sh;
+  p.stride_w = c.sw;
+  p.dilation_h = c.dh;
+  p.dilation_w = c.dw;
+  p.pad_top = c.pt;
+  p.pad_left = c.pl;
+  p.pad_bottom = c.pb;
+  p.pad_right = c.pr;
+  p.output_padding_h = c.oph;
+  p.output_padding_w = c.opw;
+  if (transpose) {
+    p.out_h = ConvTransposeOutputSize(c.h, c.kh, c.sh, c.pt, c.pb, c.dh, c.oph);
+    p.out_w = ConvTransposeOutputSize(c.w, c.kw, c.sw, c.pl, c.pr, c.dw, c.opw);
+  } else {
+    p.out_h = ConvOutputSize(c.h, c.kh, c.sh, c.pt, c.pb, c.dh);
+    p.out_w = ConvOutputSize(c.w, c.kw, c.sw, c.pl, c.pr, c.dw);
+  }
+  return p;
+}
+
+int64_t InSize(const Conv2dParams& p) { return p.batch * p.in_channels * p.in_h * p.in_w; }
+int64_t OutSize(const Conv2dParams& p) { return p.batch * p.out_channels * p.out_h * p.out_w; }
+
+TEST(ConvReference, HandComputed2x2) {
+  Conv2dParams p = MakeParams({1, 1, 3, 3, 1, 2, 2, 1}, false);
+  ASSERT_EQ(p.out_h, 2);
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<float> w = {1, 1, 1, 1};
+  const float bias = 0.5f;
+  std::vector<float> y(4);
+  Conv2dReference(p, x.data(), w.data(), &bias, y.data());
+  EXPECT_EQ(y, (std::vector<float>{12.5f, 16.5f, 24.5f, 28.5f}));
+  // Pad 1, stride 2: windows at (-1,-1), (-1,1), (1,-1), (1,1).
+  p = MakeParams({1, 1, 3, 3, 1, 2, 2, 1, 2, 2, 1, 1, 1, 1, 1, 1}, false);
+  ASSERT_EQ(p.out_h, 2);
+  Conv2dReference(p, x.data(), w.data(), nullptr, y.data());
+  EXPECT_EQ(y, (std::vector<float>{1, 2 + 3, 4 + 7, 5 + 6 + 8 + 9}));
+}
+
+TEST(ConvReference, HandComputedTransposeStride2) {
+  Conv2dParams p = MakeParams({1, 1, 2, 2, 1, 2, 2, 1, 2, 2}, true);
+  ASSERT_EQ(p.out_h, 4);
+  const std::vector<float> x = {1, 2, 3, 4};
+  const std::vector<float> w = {1, 10, 100, 1000};
+  std::vector<float> y(16);
+  ConvTranspose2dReference(p, x.data(), w.data(), nullptr, y.data());
+  const std::vector<float> want = {1, 10, 2, 20, 100, 1000, 200, 2000,
+                                   3, 30, 4, 40, 300, 3000, 400, 4000};
+  EXPECT_EQ(y, want);
+}
+
+// <Conv(x), y> == <x, ConvT(y)> for the same weights: the references are adjoint.
+TEST(ConvReference, TransposeIsAdjoint) {
+  const Case c{2, 4, 7, 6, 6, 3, 2, 2, 2, 1, 1, 2, 1, 0, 0, 2};
+  const Conv2dParams fwd = MakeParams(c, false);
+  Conv2dParams bwd = fwd;  // transpose geometry: in/out swapped, channels swapped
+  std::swap(bwd.in_channels, bwd.out_channels);
+  std::swap(bwd.in_h, bwd.out_h);
+  std::swap(bwd.in_w, bwd.out_w);
+  // ConvT's output size is ambiguous for stride 2; pick output_padding that reproduces h,w.
+  bwd.output_padding_h =
+      fwd.in_h - ConvTransposeOutputSize(fwd.out_h, c.kh, c.sh, c.pt, c.pb, c.dh, 0);
+  bwd.output_padding_w =
+      fwd.in_w - ConvTransposeOutputSize(fwd.out_w, c.kw, c.sw, c.pl, c.pr, c.dw, 0);
+  ASSERT_GE(bwd.output_padding_h, 0);
+  const auto x = RandomVector(InSize(fwd), 1);
+  const auto yv = RandomVector(OutSize(fwd), 2);
+  // Conv weight [Cout, Cin/G, kh, kw] is ConvT weight [C_in', C_out'/G, kh, kw] as is.
+  const auto w = RandomVector(fwd.out_channels * (fwd.in_channels / c.group) * c.kh * c.kw, 3);
+  std::vector<float> cx(OutSize(fwd)), ty(InSize(fwd));
+  Conv2dReference(fwd, x.data(), w.data(), nullptr, cx.data());
+  ConvTranspose2dReference(bwd, yv.data(), w.data(), nullptr, ty.data());
+  double lhs = 0, rhs = 0;
+  for (size_t i = 0; i < cx.size(); ++i) lhs += double{cx[i]} * yv[i];
+  for (size_t i = 0; i < ty.size(); ++i) rhs += double{x[i]} * ty[i];
+  EXPECT_NEAR(lhs, rhs, 1e-3);
+}
+
+const std::vector<Case>& ConvCases() {
+  static const std::vector<Case> cases = {
+      {1, 1, 28, 28, 6, 5, 5, 1},                            // LeNet conv1
+      {2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 3x3 pad 1, batch 2
+      {1, 4, 7, 7, 6, 1, 1, 1},                              // 1x1 direct GEMM
+      {2, 5, 8, 9, 7, 1, 1, 1, 2, 2},                        // 1x1 stride 2
+      {1, 3, 15, 13, 4, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3},    // 7x7 stem
+      {1, 6, 10, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 1, 0, 3},     // groups, dilation, asym pads
+      {2, 8, 11, 13, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1},    // depthwise 3x3
+      {1, 5, 12, 17, 5, 3, 3, 5, 2, 2, 1, 1, 0, 1, 1, 0},    // depthwise stride 2
+      {1, 3, 14, 14, 6, 5, 5, 3, 1, 1, 2, 2, 4, 4, 4, 4},    // depthwise x2 multiplier, dil 2
+      {1, 4, 9, 37, 4, 7, 7, 4, 1, 1, 1, 1, 3, 3, 3, 3},     // depthwise 7x7
+      {1, 2, 5, 41, 2, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1},     // depthwise stride 2, wide
+      {1, 3, 1, 50, 4, 1, 5, 1, 1, 1, 1, 1, 0, 2, 0, 2},     // 1-D conv
+      {1, 64, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // K=576: several column tiles
+      {3, 2, 6, 6, 3, 6, 6, 1},                              // kernel == input: 1x1 output
+      {1, 6, 9, 9, 4, 2, 3, 2, 3, 2, 1, 1, 1, 0, 2, 1},      // stride 3x2, 2x3 kernel
+      {1, 8, 7, 7, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1},      // depthwise 7x7 plane
+      {2, 4, 14, 14, 4, 3, 3, 4, 2, 2, 1, 1, 0, 0, 1, 1},    // depthwise stride 2, 14x14
+      {1, 3, 6, 70, 3, 5, 3, 3, 1, 1, 1, 3, 2, 0, 2, 4},     // depthwise dilation, wide
+      {5, 2, 7, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // small K: direct, batch 5
+      {5, 8, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // images share one GEMM tile
+      {64, 6, 12, 12, 16, 5, 5, 1},                          // LeNet conv2, batch 64
+      {1, 4, 10, 23, 4, 3, 3, 4, 1, 3, 1, 1, 1, 1, 1, 1},    // depthwise stride_w 3: one lane
+      {2, 3, 9, 9, 5, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},      // small K: direct, 4+1 channels
+      {2, 6, 9, 11, 8, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},     // direct, 4 channels per group
+      // GEMM path: im2col panels with every geometry feature.
+      {2, 12, 10, 9, 40, 3, 3, 2, 1, 1, 2, 2, 2, 1, 0, 3},   // groups, dilation, asym pads
+      {3, 10, 9, 8, 33, 2, 3, 1, 3, 2, 1, 1, 1, 0, 2, 1},    // stride 3x2, 2x3 kernel
+      {2, 40, 30, 31, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // image split into column tiles
+      {7, 16, 5, 6, 20, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},    // 7 small images in one tile
+      {1, 40, 5, 5, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 1x1 with padding
+      {6, 40, 3, 3, 12, 1, 1, 1},                            // 1x1, several images per tile
+      {1, 5, 20, 45, 36, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3},   // 7x7 stride 2 stem, wide
+  };
+  return cases;
+}
+
+void CheckConv(const Case& c, bool with_bias, float act_min, float act_max) {
+  Conv2dParams p = MakeParams(c, false);
+  p.act_min = act_min;
+  p.act_max = act_max;
+  SCOPED_TRACE(::testing::Message()
+               << "cin=" << c.cin << " h=" << c.h << " w=" << c.w << " cout=" << c.cout
+               << " k=" << c.kh << "x" << c.kw << " g=" << c.group << " s=" << c.sh);
+  const int64_t k = (c.cin / c.group) * c.kh * c.kw;
+  const auto x = RandomVector(InSize(p), 10);
+  const auto w = RandomVector(c.cout * k, 11);
+  const auto b = RandomVector(c.cout, 12);
+  const float* bias = with_bias ? b.data() : nullptr;
+  std::vector<float> want(OutSize(p));
+  Conv2dReference(p, x.data(), w.data(), bias, want.data());
+  const float tol = 2e-6f * static_cast<float>(k) + 1e-5f;
+  ForEachTarget([&] {
+    std::vector<float> got(OutSize(p), -7.0f);
+    Conv2d(p, x.data(), w.data(), bias, got.data());
+    ExpectNear(got, want, tol, 1e-5f);
+  });
+}
+
+TEST(Conv2d, MatchesReferenceOnEveryTarget) {
+  for (const Case& c : ConvCases()) CheckConv(c, true, -INFINITY, INFINITY);
+}
+
+TEST(Conv2d, NoBiasAndFusedClamp) {
+  for (const Case& c : ConvCases()) {
+    CheckConv(c, false, -INFINITY, INFINITY);
+    CheckConv(c, true, 0.0f, 0.5f);
+  }
+}
+
+TEST(Conv2d, ThreadCountInvariant) {
+  ThreadPool one(1), two(2), three(3);
+  for (const Case& c : ConvCases()) {
+    const Conv2dParams p = MakeParams(c, false);
+    const int64_t k = (c.cin / c.group) * c.kh * c.kw;
+    const auto x = RandomVector(InSize(p), 20);
+    const auto w = RandomVector(c.cout * k, 21);
+    const auto b = RandomVector(c.cout, 22);
+    std::vector<float> y0(OutSize(p)), y1(OutSize(p)), y2(OutSize(p)), y3(OutSize(p));
+    Conv2d(p, x.data(), w.data(), b.data(), y0.data());
+    Conv2d(p, x.data(), w.data(), b.data(), y1.data(), &one);
+    Conv2d(p, x.data(), w.data(), b.data(), y2.data(), &two);
+    Conv2d(p, x.data(), w.data(), b.data(), y3.data(), &three);
+    EXPECT_EQ(0, std::memcmp(y0.data(), y1.data(), y0.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)));
+  }
+}
+
+TEST(Conv2d, PackedWeightsMatchUnpackedBitwise) {
+  ThreadPool two(2), three(3);
+  for (const Case& c : ConvCases()) {
+    const Conv2dParams p = MakeParams(c, false);
+    const int64_t k = (c.cin / c.group) * c.kh * c.kw;
+    const auto x = RandomVector(InSize(p), 50);
+    const auto w = RandomVector(c.cout * k, 51);
+    const auto b = RandomVector(c.cout, 52);
+    ForEachTarget([&] {
+      // Packed on the selected target, as the exec op does at prepare.
+      const std::unique_ptr<PackedConvWeights> packed = PackedConvWeights::Pack(p, w.data());
+      const bool direct = c.cout / c.group <= 4 && (c.cin / c.group == 1 || k <= 32);
+      EXPECT_EQ(packed == nullptr, direct) << "cin=" << c.cin << " k=" << k;
+      std::vector<float> want(OutSize(p)), got(OutSize(p));
+      Conv2d(p, x.data(), w.data(), b.data(), want.data());
+      for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &two, &three}) {
+        std::fill(got.begin(), got.end(), -5.0f);
+        Conv2d(p, x.data(), w.data(), b.data(), got.data(), pool, packed.get());
+        EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+            << "cin=" << c.cin << " h=" << c.h << " cout=" << c.cout << " k=" << c.kh
+            << " threads=" << (pool ? pool->num_threads() : 1);
+      }
+    });
+  }
+}
+
+const std::vector<Case>& TransposeCases() {
+  static const std::vector<Case> cases = {
+      {1, 2, 3, 3, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+      {2, 4, 5, 4, 6, 2, 3, 2, 2, 1, 1, 2, 0, 1, 1, 0, 1, 0},
+      {1, 3, 4, 4, 5, 1, 1, 1},
+      {1, 6, 3, 5, 6, 4, 4, 6, 2, 2, 1, 1, 1, 1, 1, 1},        // depthwise upsampling
+      {1, 5, 1, 9, 2, 1, 5, 1, 3, 3, 1, 1, 0, 2, 0, 1, 0, 2},  // 1-D
+  };
+  return cases;
+}
+
+TEST(ConvTranspose2d, MatchesReferenceOnEveryTarget) {
+  ThreadPool two(2);
+  for (const Case& c : TransposeCases()) {
+    Conv2dParams p = MakeParams(c, true);
+    p.act_min = -0.8f;
+    const int64_t wsize = c.cin * (c.cout / c.group) * c.kh * c.kw;
+    const auto x = RandomVector(InSize(p), 30);
+    const auto w = RandomVector(wsize, 31);
+    const auto b = RandomVector(c.cout, 32);
+    std::vector<float> want(OutSize(p));
+    ConvTranspose2dReference(p, x.data(), w.data(), b.data(), want.data());
+    std::vector<float> serial(OutSize(p));
+    ConvTranspose2d(p, x.data(), w.data(), b.data(), serial.data());
+    ForEachTarget([&] {
+      std::vector<float> got(OutSize(p), 3.0f);
+      ConvTranspose2d(p, x.data(), w.data(), b.data(), got.data());
+      ExpectNear(got, want, 1e-4f, 1e-5f);
+    });
+    std::vector<float> threaded(OutSize(p));
+    ConvTranspose2d(p, x.data(), w.data(), b.data(), threaded.data(), &two);
+    EXPECT_EQ(0, std::memcmp(serial.data(), threaded.data(), serial.size() * sizeof(float)));
+  }
+}
+
+TEST(Im2Col, TileMatchesWholeImage) {
+  const Conv2dParams p = MakeParams({1, 3, 7, 8, 1, 3, 2, 1, 2, 1, 1, 2, 1, 0, 2, 1}, false);
+  const int64_t rows = 3 * 3 * 2, cols = p.out_h * p.out_w;
+  const auto x = RandomVector(InSize(p), 40);
+  std::vector<float> whole(rows * cols), part(rows * 5);
+  Im2Col(p, 3, x.data(), 0, cols, whole.data(), cols);
+  for (int64_t begin = 0; begin < cols; begin += 5) {
+    const int64_t end = std::min(cols, begin + 5);
+    Im2Col(p, 3, x.data(), begin, end, part.data(), 5);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t t = begin; t < end; ++t) {
+        ASSERT_EQ(part[r * 5 + t - begin], whole[r * cols + t]) << r << " " << t;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mp::kernels
