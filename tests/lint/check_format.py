@@ -36,16 +36,12 @@ def check(root, clang_format):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
+    root = lint_lib.root_from_argv()
     clang_format = sys.argv[2] if len(sys.argv) > 2 else shutil.which("clang-format")
     if not clang_format:
         print("clang-format is not installed (scripts/setup installs it)")
         return 1
-    violations = check(root, clang_format)
-    for v in violations:
-        print(v)
-    print("format: %d violation(s)" % len(violations))
-    return 1 if violations else 0
+    return lint_lib.report("format", check(root, clang_format))
 
 
 if __name__ == "__main__":

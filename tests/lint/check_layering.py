@@ -142,12 +142,7 @@ def check(root):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
-    violations = check(root)
-    for v in violations:
-        print(v)
-    print("layering: %d violation(s)" % len(violations))
-    return 1 if violations else 0
+    return lint_lib.report("layering", check(lint_lib.root_from_argv()))
 
 
 if __name__ == "__main__":

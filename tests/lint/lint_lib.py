@@ -34,3 +34,16 @@ def source_files(root):
         if os.path.isfile(os.path.join(root, p)):
             result.append(p)
     return sorted(result)
+
+
+def report(label, violations):
+    """Prints the violations and a summary line; returns the process exit status."""
+    for v in violations:
+        print(v)
+    print("%s: %d violation(s)" % (label, len(violations)))
+    return 1 if violations else 0
+
+
+def root_from_argv():
+    import sys
+    return sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
