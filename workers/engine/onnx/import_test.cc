@@ -5,6 +5,7 @@
 #include "onnx/defs/parser.h"
 #include "workers/engine/ir/verify.h"
 #include "workers/engine/onnx/onnx.h"
+#include "workers/engine/onnx/onnx_test_util.h"
 #include "workers/engine/onnx/tensor_proto.h"
 
 namespace mp::onnx {
@@ -16,18 +17,8 @@ using ::testing::HasSubstr;
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
-::onnx::ModelProto Parse(const char* text) {
-  ::onnx::ModelProto m;
-  const auto status = ::onnx::OnnxParser::Parse(m, text);
-  EXPECT_TRUE(status.IsOK()) << status.ErrorMessage();
-  return m;
-}
-
-std::string Bytes(const ::onnx::ModelProto& m) {
-  std::string s;
-  EXPECT_TRUE(m.SerializeToString(&s));
-  return s;
-}
+using testing::Bytes;
+using testing::Parse;
 
 void AddInit(::onnx::ModelProto& m, const std::string& name, const Tensor& t) {
   TensorToProto(t, name, m.mutable_graph()->add_initializer());

@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 #include "onnx/defs/parser.h"
 #include "workers/engine/onnx/onnx.h"
+#include "workers/engine/onnx/onnx_test_util.h"
 #include "workers/engine/onnx/tensor_proto.h"
 
 namespace mp::onnx {
@@ -13,18 +14,8 @@ using tensor::Shape;
 using tensor::Tensor;
 using ::testing::HasSubstr;
 
-::onnx::ModelProto Parse(const char* text) {
-  ::onnx::ModelProto m;
-  const auto status = ::onnx::OnnxParser::Parse(m, text);
-  EXPECT_TRUE(status.IsOK()) << status.ErrorMessage();
-  return m;
-}
-
-std::string Bytes(const ::onnx::ModelProto& m) {
-  std::string s;
-  EXPECT_TRUE(m.SerializeToString(&s));
-  return s;
-}
+using testing::Bytes;
+using testing::Parse;
 
 ::onnx::ModelProto Relu() {
   return Parse(R"(
