@@ -1,0 +1,58 @@
+#include "server/store/sha256.h"
+
+#include <openssl/evp.h>
+
+#include "common/check.h"
+
+namespace mp::store {
+
+struct Sha256::State {
+  EVP_MD_CTX* ctx = nullptr;
+  bool done = false;
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) {
+  state_->ctx = EVP_MD_CTX_new();
+  MP_CHECK(state_->ctx != nullptr);
+  MP_CHECK(EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr) == 1);
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(state_->ctx); }
+
+void Sha256::Update(std::string_view bytes) {
+  MP_CHECK(!state_->done);
+  if (bytes.empty()) return;
+  MP_CHECK(EVP_DigestUpdate(state_->ctx, bytes.data(), bytes.size()) == 1);
+}
+
+std::string Sha256::HexDigest() {
+  MP_CHECK(!state_->done);
+  state_->done = true;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  MP_CHECK(EVP_DigestFinal_ex(state_->ctx, digest, &length) == 1);
+  MP_CHECK(length == 32);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (unsigned int i = 0; i < length; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  Sha256 hasher;
+  hasher.Update(bytes);
+  return hasher.HexDigest();
+}
+
+bool IsSha256Hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace mp::store
