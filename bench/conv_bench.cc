@@ -9,7 +9,7 @@
 // conv_ort.js, one thread, best of 200) and the ratio ort_us / our_us is printed (> 1: we are
 // faster). Our time is the best of several >= 20 ms batches; cpu_us is process CPU time per
 // call in the best batch, which is robust to preemption on a loaded machine.
-//   mp_bench_conv [--quick] [--no-ort]
+//   mp_bench_conv [--quick] [--no-ort] [--only SUBSTRING]
 #include <time.h>
 
 #include <algorithm>
@@ -37,12 +37,28 @@ struct Layer {
 };
 
 constexpr Layer kLayers[] = {
-    {"lenet1_b64", 64, 1, 28, 28, 6, 5, 1, 0, 1}, {"lenet2_b64", 64, 6, 12, 12, 16, 5, 1, 0, 1},
-    {"fm_res32", 1, 32, 28, 28, 32, 3, 1, 1, 1},  {"fm_res32_b32", 32, 32, 28, 28, 32, 3, 1, 1, 1},
-    {"fm_res64", 1, 64, 14, 14, 64, 3, 1, 1, 1},  {"r18_stem", 1, 3, 224, 224, 64, 7, 2, 3, 1},
-    {"r18_c2", 1, 64, 56, 56, 64, 3, 1, 1, 1},    {"r18_c5", 1, 512, 7, 7, 512, 3, 1, 1, 1},
-    {"r50_1x1", 1, 256, 56, 56, 64, 1, 1, 0, 1},  {"r18_ds", 1, 128, 28, 28, 256, 1, 2, 0, 1},
-    {"dw3x3", 1, 128, 56, 56, 128, 3, 1, 1, 128}, {"dw3x3s2", 1, 128, 56, 56, 128, 3, 2, 1, 128},
+    {"lenet1_b64", 64, 1, 28, 28, 6, 5, 1, 0, 1},
+    {"lenet2_b64", 64, 6, 12, 12, 16, 5, 1, 0, 1},
+    {"fm_res32", 1, 32, 28, 28, 32, 3, 1, 1, 1},
+    {"fm_res32_b32", 32, 32, 28, 28, 32, 3, 1, 1, 1},
+    {"fm_res64", 1, 64, 14, 14, 64, 3, 1, 1, 1},
+    {"r18_stem", 1, 3, 224, 224, 64, 7, 2, 3, 1},
+    {"r18_c2", 1, 64, 56, 56, 64, 3, 1, 1, 1},
+    {"r18_c5", 1, 512, 7, 7, 512, 3, 1, 1, 1},
+    {"r50_1x1", 1, 256, 56, 56, 64, 1, 1, 0, 1},
+    {"r18_ds", 1, 128, 28, 28, 256, 1, 2, 0, 1},
+    {"dw3x3", 1, 128, 56, 56, 128, 3, 1, 1, 128},
+    {"dw3x3s2", 1, 128, 56, 56, 128, 3, 2, 1, 128},
+    // The fixture models' layers at batch 256 (bench/model_bench.py's large batch).
+    {"lenet1_b256", 256, 1, 28, 28, 6, 5, 1, 2, 1},
+    {"lenet2_b256", 256, 6, 14, 14, 16, 5, 1, 0, 1},
+    {"res16_b256", 256, 16, 28, 28, 16, 3, 1, 1, 1},
+    {"res32s2_b256", 256, 16, 28, 28, 32, 3, 2, 1, 1},
+    {"res32_b256", 256, 32, 14, 14, 32, 3, 1, 1, 1},
+    {"res64_b256", 256, 64, 7, 7, 64, 3, 1, 1, 1},
+    {"mb_pw_b256", 256, 16, 14, 14, 64, 1, 1, 0, 1},
+    {"mb_dw_b256", 256, 64, 14, 14, 64, 3, 1, 1, 64},
+    {"mb_dws2_b256", 256, 64, 14, 14, 64, 3, 2, 1, 64},
 };
 
 double CpuSeconds() {
@@ -105,7 +121,7 @@ Timing TimeLayer(const Layer& l, int batches) {
 }
 
 // ORT's best time per layer name, or an empty map when node / onnxruntime-node is missing.
-std::map<std::string, double> TimeOrt() {
+std::map<std::string, double> TimeOrt(const char* only) {
   std::map<std::string, double> result;
   const char* src = std::getenv("MP_SOURCE_DIR");
   const std::string root = src ? src : MP_SOURCE_DIR_DEFAULT;
@@ -118,6 +134,7 @@ std::map<std::string, double> TimeOrt() {
   if (!dir.Create("mp-conv-bench-").ok()) return result;
   std::string specs, shapes;
   for (const Layer& l : kLayers) {
+    if (std::strstr(l.name, only) == nullptr) continue;
     specs += mp::StrCat(" ", l.name, ",", l.n, ",", l.cin, ",", l.h, ",", l.w, ",", l.cout, ",",
                         l.k, ",", l.stride, ",", l.pad, ",", l.group);
     shapes += mp::StrCat(" ", l.name, ":", l.n, ",", l.cin, ",", l.h, ",", l.w);
@@ -143,12 +160,15 @@ std::map<std::string, double> TimeOrt() {
 
 int main(int argc, char** argv) {
   bool quick = false, ort = true;
+  const char* only = "";  // layers whose name contains it
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--no-ort") == 0) ort = false;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
   }
   const int batches = quick ? 3 : 7;
-  const std::map<std::string, double> ort_us = ort ? TimeOrt() : std::map<std::string, double>{};
+  const std::map<std::string, double> ort_us =
+      ort ? TimeOrt(only) : std::map<std::string, double>{};
   const int64_t best_target = hwy::SupportedTargets();
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   const bool has_avx2 = std::find(targets.begin(), targets.end(), HWY_AVX2) != targets.end();
@@ -157,6 +177,7 @@ int main(int argc, char** argv) {
                                   static_cast<uint64_t>(best_target))),
               "cpu", "ort/us", "AVX2", "cpu", "ort/us", "ORT");
   for (const Layer& l : kLayers) {
+    if (std::strstr(l.name, only) == nullptr) continue;
     hwy::SetSupportedTargetsForTest(0);
     const Timing best = TimeLayer(l, batches);
     Timing avx2;

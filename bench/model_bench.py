@@ -2,16 +2,22 @@
 """Model inference benchmark: modelpress's engine vs ONNX Runtime (onnxruntime-node), one run.
 
 For each fixture model, batch size and thread count it times both runtimes on the same model
-file, in this same process run, alternating them, and prints the mean latency of one batch
-and the ratio ORT / ours (> 1 means modelpress is faster).
+file, in this same process run, alternating them, and prints for each:
+  - wall: mean and median latency of one batch (ms) and the ratio ORT / ours of the means
+    (> 1 means modelpress is faster);
+  - cpu: CPU time per batch (ms, all threads of the process), and its ratio ORT / ours.
+On a machine shared with other work the wall times swing with the load; the CPU time of a
+1-thread run does not (it is the latency the run would have on an idle core), and for 2
+threads it is the total work of both threads.
 
-  bench/model_bench.py [--build build/release] [--models lenet,resnet] [--batches 1,256]
-                       [--threads 1,2] [--iters 50]
+  bench/model_bench.py [--build build/release] [--models lenet,resnet,mobilenet]
+                       [--batches 1,256] [--threads 1,2] [--iters 50] [--avx2]
 
-Needs build/<preset>/workers/modelpress-worker and tests/ort/node_modules (scripts/setup
-installs onnxruntime-node). Inputs: tests/fixtures/data/images_64.npy, cycled to the batch
-size, for ours; for ORT the harness makes inputs of the same shape (latency does not depend
-on pixel values for these models).
+Ours: build/<preset>/bench/mp_profile_model --bench (exec::Session::Run, what
+modelpress-worker eval times); --avx2 forces Highway's AVX2 target on our side (ORT keeps its
+own choice, AVX-512 where available). ORT: bench/ort_bench.js (needs tests/ort/node_modules;
+scripts/setup installs onnxruntime-node). Both feed [batch, 1, 28, 28] floats in [0, 1) from a
+fixed-seed generator (latency does not depend on pixel values for these models).
 """
 import argparse
 import json
@@ -22,48 +28,47 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def ours(worker, model, batch, threads, iters):
-    out = subprocess.run(
-        [worker, "eval", "--model", model, "--data",
-         os.path.join(ROOT, "tests/fixtures/data/images_64.npy"), "--latency-batch", str(batch),
-         "--iterations", str(iters), "--threads", str(threads), "--json"],
-        check=True, capture_output=True, text=True).stdout
-    row = json.loads(out)["latency"][0]
-    return row["mean_ms"]
+def ours(tool, model, batch, threads, iters, avx2):
+    cmd = [tool, "--model", model, "--batch", str(batch), "--threads", str(threads), "--iters",
+           str(iters), "--bench"] + (["--avx2"] if avx2 else [])
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
 def ort(model, batch, threads, iters):
-    out = subprocess.run(
-        ["node", os.path.join(ROOT, "tests/ort/run_ort.js"), "--model", model, "--bench",
-         "--iters", str(iters), "--threads", str(threads), "--batch", str(batch)],
-        check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().split("\n")[-1])["mean_ms"]
+    cmd = ["node", os.path.join(ROOT, "bench/ort_bench.js"), model, str(batch), str(threads),
+           str(iters)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().split("\n")[-1])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default=os.path.join(ROOT, "build/release"))
-    p.add_argument("--models", default="lenet,resnet")
+    p.add_argument("--models", default="lenet,resnet,mobilenet")
     p.add_argument("--batches", default="1,256")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--iters", type=int, default=50)
+    p.add_argument("--avx2", action="store_true", help="force AVX2 on our side")
     args = p.parse_args()
-    worker = os.path.join(args.build, "workers/modelpress-worker")
-    if not os.access(worker, os.X_OK):
-        sys.exit("model_bench: %s is missing; build first (scripts/setup)" % worker)
+    tool = os.path.join(args.build, "bench/mp_profile_model")
+    if not os.access(tool, os.X_OK):
+        sys.exit("model_bench: %s is missing; build it first (MP_BUILD_BENCH=ON)" % tool)
     if not os.path.isdir(os.path.join(ROOT, "tests/ort/node_modules/onnxruntime-node")):
         sys.exit("model_bench: onnxruntime-node is missing; run scripts/setup")
-    print("%-10s %6s %7s %12s %12s %10s" % ("model", "batch", "threads", "ours ms", "ORT ms",
-                                            "ORT/ours"))
+    print("%-10s %5s %3s | %9s %9s %9s %9s %8s | %9s %9s %8s" %
+          ("model", "batch", "thr", "ours ms", "ORT ms", "ours p50", "ORT p50", "ORT/ours",
+           "ours cpu", "ORT cpu", "ORT/ours"))
     for name in args.models.split(","):
         model = os.path.join(ROOT, "tests/fixtures/models/%s.onnx" % name)
         for batch in [int(b) for b in args.batches.split(",")]:
             iters = max(5, args.iters // (1 if batch < 64 else 5))
             for threads in [int(t) for t in args.threads.split(",")]:
-                a = ours(worker, model, batch, threads, iters)
+                a = ours(tool, model, batch, threads, iters, args.avx2)
                 b = ort(model, batch, threads, iters)
-                print("%-10s %6d %7d %12.3f %12.3f %9.2fx" % (name, batch, threads, a, b, b / a),
-                      flush=True)
+                print("%-10s %5d %3d | %9.3f %9.3f %9.3f %9.3f %7.2fx | %9.3f %9.3f %7.2fx" %
+                      (name, batch, threads, a["mean_ms"], b["mean_ms"], a["p50_ms"],
+                       b["p50_ms"], b["mean_ms"] / a["mean_ms"], a["cpu_ms"], b["cpu_ms"],
+                       b["cpu_ms"] / a["cpu_ms"]), flush=True)
     return 0
 
 

@@ -37,6 +37,7 @@ OpRegistry* BuildDefault() {
   RegisterNormOps(registry);
   RegisterSoftmaxOps(registry);
   RegisterReduceOps(registry);
+  RegisterQuantOps(registry);
   // ==== end of family calls ============================================================
   return registry;
 }

@@ -88,6 +88,9 @@ void RegisterPoolOps(OpRegistry* registry);
 void RegisterNormOps(OpRegistry* registry);
 void RegisterSoftmaxOps(OpRegistry* registry);
 void RegisterReduceOps(OpRegistry* registry);
+// ops_quant*.cc: QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger
+// QLinearMatMul ConvInteger QLinearConv.
+void RegisterQuantOps(OpRegistry* registry);
 // ==== end of family list ================================================================
 
 }  // namespace mp::exec

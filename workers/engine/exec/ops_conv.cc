@@ -23,6 +23,7 @@
 #include "workers/engine/exec/op_registry.h"
 #include "workers/engine/exec/ops_internal.h"
 #include "workers/engine/exec/ops_spatial.h"
+#include "workers/engine/exec/plan.h"
 #include "workers/engine/kernels/conv.h"
 
 namespace mp::exec {
@@ -46,16 +47,29 @@ class ConvKernel : public OpKernel {
       kernels::ConvTranspose2d(p_, ctx.inputs[0].data<float>(), ctx.inputs[1].data<float>(), bias,
                                y, ctx.pool);
     } else {
+      const float* residual = residual_ ? ctx.inputs[3].data<float>() : nullptr;
       kernels::Conv2d(p_, ctx.inputs[0].data<float>(), ctx.inputs[1].data<float>(), bias, y,
-                      ctx.pool, packed_.get());
+                      ctx.pool, packed_.get(), residual);
     }
     return absl::OkStatus();
+  }
+
+  // internal::FuseConvEpilogue.
+  bool Fuse(bool residual, float act_min, float act_max) {
+    if (transpose_ || fused_) return false;
+    fused_ = true;
+    residual_ = residual;
+    p_.act_min = act_min;
+    p_.act_max = act_max;
+    return true;
   }
 
  private:
   kernels::Conv2dParams p_;
   bool transpose_;
   std::unique_ptr<kernels::PackedConvWeights> packed_;  // constant W, packed at prepare
+  bool fused_ = false;                                  // an epilogue was fused in (plan_fuse.cc)
+  bool residual_ = false;                               // input slot 3 is added before the clamp
 };
 
 // Shared validation: dtypes, ranks, group, bias. Returns the number of spatial axes.
@@ -236,6 +250,11 @@ absl::StatusOr<PreparedOp> PrepareConvTranspose(const PrepareContext& ctx) {
 }
 
 }  // namespace
+
+bool internal::FuseConvEpilogue(OpKernel& kernel, bool residual, float act_min, float act_max) {
+  auto* conv = dynamic_cast<ConvKernel*>(&kernel);
+  return conv != nullptr && conv->Fuse(residual, act_min, act_max);
+}
 
 void RegisterConvOps(OpRegistry* registry) {
   registry->Register({.op_type = "Conv",

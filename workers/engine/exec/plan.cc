@@ -175,10 +175,28 @@ absl::StatusOr<std::unique_ptr<Plan>> BuildPlan(const PlanInputs& in) {
       s.dtype = op.outputs[static_cast<size_t>(j)].dtype;
       s.shape = op.outputs[static_cast<size_t>(j)].shape;
     }
-    plan->steps.push_back(Step{node.id(), std::move(op.kernel)});
+    Step step{.node = node.id(), .kernel = std::move(op.kernel), .label = node.op_type()};
+    for (int i = 0; i < node.num_inputs(); ++i) step.inputs.push_back(node.input(i));
+    for (int j = 0; j < node.num_outputs(); ++j) step.outputs.push_back(node.output(j));
+    plan->steps.push_back(std::move(step));
+  }
+  if (in.fuse) {
+    RETURN_IF_ERROR(FuseEpilogues(in, *plan, step_of_node));
+    plan->fused = true;
   }
 
-  // Liveness of arena values, then offsets.
+  // Liveness of arena values over the steps that write and read them, then offsets.
+  std::vector<int> first(static_cast<size_t>(graph.num_values()), -1);
+  std::vector<int> last(static_cast<size_t>(graph.num_values()), -1);
+  for (size_t k = 0; k < plan->steps.size(); ++k) {
+    const int s = static_cast<int>(k);
+    for (ir::ValueId id : plan->steps[k].outputs) {
+      if (id.valid()) first[static_cast<size_t>(id.index)] = s;
+    }
+    for (ir::ValueId id : plan->steps[k].inputs) {
+      if (id.valid()) last[static_cast<size_t>(id.index)] = s;
+    }
+  }
   std::vector<ir::ValueId> arena_values;
   std::vector<BufferRequest> requests;
   for (const ir::Value& v : graph.values()) {
@@ -187,11 +205,9 @@ absl::StatusOr<std::unique_ptr<Plan>> BuildPlan(const PlanInputs& in) {
     BufferRequest req;
     req.bytes = static_cast<int64_t>(static_cast<size_t>(s.shape.num_elements()) *
                                      tensor::DTypeSize(s.dtype));
-    req.first = step_of_node[static_cast<size_t>(v.producer().index)];
-    req.last = req.first;
-    for (const ir::Use& use : v.uses()) {
-      req.last = std::max(req.last, step_of_node[static_cast<size_t>(use.node.index)]);
-    }
+    req.first = first[static_cast<size_t>(v.id().index)];
+    if (req.first < 0) return absl::InternalError(StrCat("value '", v.name(), "' has no step"));
+    req.last = std::max(req.first, last[static_cast<size_t>(v.id().index)]);
     plan->intermediate_bytes += req.bytes;
     arena_values.push_back(v.id());
     requests.push_back(req);

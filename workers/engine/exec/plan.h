@@ -39,6 +39,10 @@ struct ValueSlot {
 struct Step {
   ir::NodeId node;
   std::unique_ptr<OpKernel> kernel;
+  // The values bound to the kernel's input / output slots (invalid ids for omitted ones):
+  // the node's, or after epilogue fusion (plan_fuse.cc) the fused group's.
+  std::vector<ir::ValueId> inputs, outputs;
+  std::string label;  // op type, or e.g. "Conv+Add+Relu" for a fused step
 };
 
 struct Plan {
@@ -49,6 +53,7 @@ struct Plan {
   std::vector<std::string> value_key;
   std::vector<ValueSlot> values;  // indexed by ValueId
   std::vector<Step> steps;        // execution order
+  bool fused = false;             // built with PlanInputs::fuse (part of the cache key)
   int64_t arena_bytes = 0;
   int64_t intermediate_bytes = 0;  // sum of arena tensors' sizes
   int num_folded = 0;
@@ -66,9 +71,30 @@ struct PlanInputs {
   int64_t max_tensor_bytes = 0;
   int64_t max_arena_bytes = 0;
   kernels::ThreadPool* pool = nullptr;
+  // Fuse epilogues into the steps that produce their inputs (FuseEpilogues). The values
+  // fused away are not computed (Storage::kNone), so a plan that must show every value
+  // (observers, extra outputs, InferTypes) is built without.
+  bool fuse = false;
 };
 
 absl::StatusOr<std::unique_ptr<Plan>> BuildPlan(const PlanInputs& in);
+
+// Epilogue fusion (plan_fuse.cc), run by BuildPlan before memory planning. A Conv step
+// whose output is used by one node only (and is not a graph output) absorbs
+//   - an Add of that output and another float value of the same shape that exists when
+//     the Conv runs (a feed, a constant, or the output of an earlier step): y = conv + other;
+//   - then (or directly) a Relu, or a Clip with constant bounds: y = clamp(y, lo, hi).
+// The absorbed steps are removed, the Conv step writes the last absorbed node's output and
+// the values in between become Storage::kNone. The bits equal the unfused run's: the conv
+// result is rounded to float, then added, then clamped. `step_of_node` maps node index to
+// step index (-1 for folded nodes) and is updated.
+absl::Status FuseEpilogues(const PlanInputs& in, Plan& plan, std::vector<int>& step_of_node);
+
+// Makes the prepared Conv kernel `kernel` also apply the epilogue: with `residual`, input
+// slot 3 is added to the result, then the result is clamped to [act_min, act_max]. Returns
+// false (leaving the kernel unchanged) when `kernel` is not a float Conv kernel or already
+// has an epilogue. Implemented in ops_conv.cc.
+bool FuseConvEpilogue(OpKernel& kernel, bool residual, float act_min, float act_max);
 
 // Runs schema->prepare for `node` and checks the result's contract (one OutputInfo per
 // output slot, every present output typed and within max_tensor_bytes, a kernel unless all

@@ -1,4 +1,6 @@
 // Session::Run, feed validation and the plan cache.
+#include <time.h>
+
 #include <chrono>
 #include <utility>
 
@@ -46,6 +48,13 @@ int64_t NowNanos() {
       .count();
 }
 
+// CPU time of the calling thread (excludes the pool's other threads).
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 }  // namespace
 
 // The value part of a plan key: the bytes of small feeds (see Impl::value_dependent).
@@ -71,14 +80,15 @@ static absl::StatusOr<Plan*> GetPlan(Session::Impl& impl, const ir::Graph& graph
                                      const SessionOptions& options,
                                      const std::vector<DType>& dtypes,
                                      const std::vector<Shape>& shapes,
-                                     const std::vector<const Tensor*>* feeds)
+                                     const std::vector<const Tensor*>* feeds, bool fuse)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.mu) {
   std::vector<const Tensor*> known;
   std::vector<std::string> value_key;
   if (impl.value_dependent && feeds != nullptr) value_key = ValueKey(*feeds, &known);
   for (int attempt = 0; attempt < 2; ++attempt) {
     for (auto it = impl.plans.begin(); it != impl.plans.end(); ++it) {
-      if ((*it)->key == shapes && (*it)->key_dtypes == dtypes && (*it)->value_key == value_key) {
+      if ((*it)->key == shapes && (*it)->key_dtypes == dtypes && (*it)->value_key == value_key &&
+          (*it)->fused == fuse) {
         impl.plans.splice(impl.plans.begin(), impl.plans, it);
         return impl.plans.front().get();
       }
@@ -92,7 +102,8 @@ static absl::StatusOr<Plan*> GetPlan(Session::Impl& impl, const ir::Graph& graph
                             .feed_values = known,
                             .max_tensor_bytes = options.max_tensor_bytes,
                             .max_arena_bytes = options.max_arena_bytes,
-                            .pool = &impl.pool};
+                            .pool = &impl.pool,
+                            .fuse = fuse};
     absl::StatusOr<std::unique_ptr<Plan>> plan = internal::BuildPlan(in);
     if (plan.ok()) {
       (*plan)->value_key = value_key;
@@ -139,7 +150,8 @@ absl::StatusOr<PlanStats> Session::GetPlanStats(const std::vector<Shape>& input_
   ASSIGN_OR_RETURN(std::vector<DType> dtypes, DeclaredDTypes(inputs_, input_shapes));
   absl::MutexLock lock(&impl_->mu);
   ASSIGN_OR_RETURN(Plan * plan,
-                   GetPlan(*impl_, model_.graph, options_, dtypes, input_shapes, nullptr));
+                   GetPlan(*impl_, model_.graph, options_, dtypes, input_shapes, nullptr,
+                           /*fuse=*/false));
   return PlanStats{.num_steps = static_cast<int>(plan->steps.size()),
                    .num_folded_nodes = plan->num_folded,
                    .arena_bytes = plan->arena_bytes,
@@ -150,7 +162,8 @@ absl::StatusOr<std::vector<ValueType>> Session::InferTypes(const std::vector<Sha
   ASSIGN_OR_RETURN(std::vector<DType> dtypes, DeclaredDTypes(inputs_, input_shapes));
   absl::MutexLock lock(&impl_->mu);
   ASSIGN_OR_RETURN(Plan * plan,
-                   GetPlan(*impl_, model_.graph, options_, dtypes, input_shapes, nullptr));
+                   GetPlan(*impl_, model_.graph, options_, dtypes, input_shapes, nullptr,
+                           /*fuse=*/false));
   std::vector<ValueType> types;
   for (const ir::Value& v : model_.graph.values()) {
     const internal::ValueSlot& s = plan->values[static_cast<size_t>(v.id().index)];
@@ -207,7 +220,9 @@ absl::StatusOr<NamedTensors> Session::Run(const NamedTensors& feeds, const RunOp
 
   absl::MutexLock lock(&impl_->mu);
   std::vector<const Tensor*> feed_ptrs(bound.begin(), bound.end());
-  ASSIGN_OR_RETURN(Plan * plan, GetPlan(*impl_, graph, options_, dtypes, shapes, &feed_ptrs));
+  // Fused epilogues hide intermediates: only when no one asks to see them.
+  const bool fuse = !options.observer && options.extra_outputs.empty();
+  ASSIGN_OR_RETURN(Plan * plan, GetPlan(*impl_, graph, options_, dtypes, shapes, &feed_ptrs, fuse));
   if (impl_->arena.byte_size() < static_cast<size_t>(plan->arena_bytes) ||
       !impl_->arena.defined()) {
     ASSIGN_OR_RETURN(
@@ -240,28 +255,27 @@ absl::StatusOr<NamedTensors> Session::Run(const NamedTensors& feeds, const RunOp
   std::vector<Tensor> extras(extra_ids.size());
   std::vector<Tensor> in, out;
   for (const internal::Step& step : plan->steps) {
-    const ir::Node& node = graph.node(step.node);
-    in.assign(static_cast<size_t>(node.num_inputs()), Tensor());
-    out.assign(static_cast<size_t>(node.num_outputs()), Tensor());
-    for (int i = 0; i < node.num_inputs(); ++i) {
-      if (node.input(i).valid())
-        in[static_cast<size_t>(i)] = values[static_cast<size_t>(node.input(i).index)];
+    in.assign(step.inputs.size(), Tensor());
+    out.assign(step.outputs.size(), Tensor());
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      if (step.inputs[i].valid()) in[i] = values[static_cast<size_t>(step.inputs[i].index)];
     }
-    for (int j = 0; j < node.num_outputs(); ++j) {
-      if (node.output(j).valid())
-        out[static_cast<size_t>(j)] = values[static_cast<size_t>(node.output(j).index)];
+    for (size_t j = 0; j < step.outputs.size(); ++j) {
+      if (step.outputs[j].valid()) out[j] = values[static_cast<size_t>(step.outputs[j].index)];
     }
     RunContext ctx{.inputs = in, .outputs = out, .pool = &impl_->pool};
     const int64_t start = options.timings != nullptr ? NowNanos() : 0;
+    const int64_t cpu_start = options.timings != nullptr ? ThreadCpuNanos() : 0;
     absl::Status status = step.kernel->Run(ctx);
     if (!status.ok()) return status;
     if (options.timings != nullptr) {
-      options.timings->push_back({node.name(), node.op_type(), NowNanos() - start});
+      options.timings->push_back({graph.node(step.node).name(), step.label, NowNanos() - start,
+                                  ThreadCpuNanos() - cpu_start});
     }
-    for (int j = 0; j < node.num_outputs(); ++j) {
-      const ir::ValueId id = node.output(j);
+    for (size_t j = 0; j < step.outputs.size(); ++j) {
+      const ir::ValueId id = step.outputs[j];
       if (!id.valid()) continue;
-      const Tensor& t = out[static_cast<size_t>(j)];
+      const Tensor& t = out[j];
       if (options.observer) RETURN_IF_ERROR(options.observer(graph.value(id).name(), t));
       auto it = extra_index.find(id.index);
       if (it != extra_index.end()) extras[it->second] = t.Clone();

@@ -31,6 +31,9 @@
 //     and rank equal to the declaration and every known declared dim equal:
 //     INVALID_ARGUMENT "input 'x': expected float32, got int64" / "input 'x': dim 1 is 5,
 //     expected 3 (declared [N, 3, 224, 224])" / "missing input 'x'";
+//   - unless the Run has an observer or extra outputs, uses a plan with fused epilogues
+//     (plan.h FuseEpilogues: Conv -> [Add] -> [Relu/Clip] as one step, the intermediates
+//     never materialised; same bytes as the unfused plan);
 //   - executes the plan's steps in order on a kernels::ThreadPool of num_threads threads;
 //     kernels split only over independent output elements, so outputs are bit-identical
 //     for any num_threads;
@@ -70,6 +73,10 @@ struct SessionOptions {
   // Run the Create-time rewrites: BatchNormalization folding, Identity/Dropout removal and
   // constant folding (off only for tests of the planner).
   bool fold_constants = true;
+  // Fuse QDQ patterns into exact integer ops (QLinearConv / QLinearMatMul / ...) before
+  // constant folding, as ONNX Runtime does; see qdq_fusion.h. Off: the QDQ graph runs as
+  // written (DequantizeLinear -> float op -> QuantizeLinear).
+  bool fuse_qdq = false;
 };
 
 // A graph input or output as declared.
@@ -82,9 +89,10 @@ struct IoInfo {
 using NamedTensors = std::vector<std::pair<std::string, tensor::Tensor>>;
 
 struct NodeTiming {
-  std::string node;  // node name (may be empty)
-  std::string op_type;
-  int64_t nanos = 0;
+  std::string node;       // node name (may be empty)
+  std::string op_type;    // or the fused group, e.g. "Conv+Add+Relu"
+  int64_t nanos = 0;      // wall time
+  int64_t cpu_nanos = 0;  // CPU time of the calling thread (not the pool's other threads)
 };
 
 // Called with each computed value (name, tensor view); a non-OK status aborts the Run and is

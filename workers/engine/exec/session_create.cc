@@ -3,6 +3,7 @@
 
 #include "common/status.h"
 #include "workers/engine/exec/op_registry.h"
+#include "workers/engine/exec/qdq_fusion.h"
 #include "workers/engine/exec/session_impl.h"
 #include "workers/engine/ir/rewrites.h"
 #include "workers/engine/ir/verify.h"
@@ -98,6 +99,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(ir::Model model, Sessio
     // Identity and inference-mode Dropout removed.
     RETURN_IF_ERROR(ir::SimplifyForInference(model).status());
   }
+  if (options.fuse_qdq) RETURN_IF_ERROR(FuseQdq(&model).status());  // before folding
 
   std::unique_ptr<Session> session(new Session(std::move(model), options));
   Impl& impl = *session->impl_;

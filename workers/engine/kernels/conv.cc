@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "workers/engine/kernels/conv_internal.h"
@@ -316,7 +317,14 @@ class Im2ColWriter final : public BPanelWriter {
 }  // namespace
 
 std::unique_ptr<PackedConvWeights> PackedConvWeights::Pack(const Conv2dParams& p, const float* w) {
-  if (UseDirect(p)) return nullptr;
+  const conv_internal::ShiftKind shift = conv_internal::ChooseShift(p);
+  if (shift == conv_internal::ShiftKind::kGemm) {
+    auto packed = std::make_unique<PackedConvWeights>();
+    packed->shift_.resize(static_cast<size_t>(conv_internal::ShiftWeightFloats(p)));
+    conv_internal::PackShiftWeights(p, w, packed->shift_.data());
+    return packed;
+  }
+  if (shift == conv_internal::ShiftKind::kFir || UseDirect(p)) return nullptr;
   const int64_t cout_g = p.out_channels / p.group;
   const int64_t k = p.in_channels / p.group * p.kernel_h * p.kernel_w;
   auto packed = std::make_unique<PackedConvWeights>();
@@ -327,11 +335,37 @@ std::unique_ptr<PackedConvWeights> PackedConvWeights::Pack(const Conv2dParams& p
 }
 
 void Conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
-            ThreadPool* pool, const PackedConvWeights* packed) {
+            ThreadPool* pool, const PackedConvWeights* packed, const float* residual) {
   const int64_t cin_g = p.in_channels / p.group;
   const int64_t cout_g = p.out_channels / p.group;
   const int64_t columns = p.out_h * p.out_w;
   const int64_t in_plane = p.in_h * p.in_w;
+  const conv_internal::ShiftKind shift = conv_internal::ChooseShift(p);
+  if (residual != nullptr && shift == conv_internal::ShiftKind::kNone) {
+    // The other paths clamp in their epilogues: convolve unclamped, then add and clamp.
+    Conv2dParams unclamped = p;
+    unclamped.act_min = -std::numeric_limits<float>::infinity();
+    unclamped.act_max = std::numeric_limits<float>::infinity();
+    Conv2d(unclamped, x, w, bias, y, pool, packed);
+    conv_internal::AddClamp(residual, p.act_min, p.act_max,
+                            p.batch * p.out_channels * p.out_h * p.out_w, y);
+    return;
+  }
+  if (shift == conv_internal::ShiftKind::kFir) {
+    conv_internal::ShiftConv2d(p, shift, x, w, bias, y, pool, residual);
+    return;
+  }
+  if (shift == conv_internal::ShiftKind::kGemm) {
+    std::vector<float> local;
+    const float* wp = packed != nullptr ? packed->shift() : nullptr;
+    if (wp == nullptr) {
+      local.resize(static_cast<size_t>(conv_internal::ShiftWeightFloats(p)));
+      conv_internal::PackShiftWeights(p, w, local.data());
+      wp = local.data();
+    }
+    conv_internal::ShiftConv2d(p, shift, x, wp, bias, y, pool, residual);
+    return;
+  }
   if (UseDirect(p)) {
     const auto direct = HWY_DYNAMIC_DISPATCH(DirectItems);
     const int64_t blocks = (cout_g + kDirectBlock - 1) / kDirectBlock;

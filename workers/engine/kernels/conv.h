@@ -12,17 +12,23 @@
 //   The clamp fuses Relu (0, +inf) and Clip/Relu6; the default (-inf, +inf) is a no-op.
 //
 // Paths (chosen inside Conv2d, all computing the formula above):
-//   - direct (C_out/G <= 4, and depthwise C_in/G == 1 or K = C_in/G*kh*kw <= 32): Highway
-//     loops over a zero-padded copy of the group's input planes, vectorised across output
-//     columns (stride 1 and 2), 4 output channels per input load; no GEMM;
+//   - shifted planes (conv_shift.cc; images whose zero-padded planes fit in L2, K =
+//     C_in/G*kh*kw <= 1152): a block of images is staged once into padded "phase planes"
+//     in which each tap (c, kh, kw) is a constant shift, and a register-blocked kernel
+//     multiplies the weights by those shifted planes directly (no im2col), or, with one
+//     input channel and < 4 outputs per group (depthwise), runs a 1-D filter along them;
+//   - direct (C_out/G <= 4 and K <= 32, else as below): Highway loops over a zero-padded
+//     copy of the group's input planes, vectorised across output columns (stride 1 and 2),
+//     4 output channels per input load; no GEMM;
 //   - 1x1, stride 1, no pad, one image per tile: GEMM of w[g] (Cout_g x Cin_g) by x[n,g]
 //     (Cin_g x HW) read in place;
 //   - otherwise im2col of a tile of output columns, then GEMM. Columns are numbered over
 //     (image, oh, ow); a tile is part of one image or several whole small images (which
 //     share one GEMM, results scattered back to NCHW).
-//   Work splits over (n, g, channel block) or (g, column tile) with a fixed tiling, so the
-//   bytes do not depend on the pool's thread count (when there are fewer items than
-//   threads, the pool goes to Sgemm instead, whose result is thread-count invariant too).
+//   Work splits over (image block, g), (n, g, channel block) or (g, column tile) with a
+//   fixed tiling, so the bytes do not depend on the pool's thread count (when there are
+//   fewer items than threads, the pool splits inside the item, over output columns, again
+//   without changing any output's sum).
 //   The GEMM paths compute C = W[g] (Cout_g x K, pre-packed: PackedConvWeights) times the
 //   im2col matrix, which is written straight into the GEMM's panel layout (no intermediate
 //   copy). Scratch is a per-thread buffer reused across calls.
@@ -81,19 +87,26 @@ int64_t ConvTransposeOutputSize(int64_t in, int64_t kernel, int64_t stride, int6
 // any Conv2dParams with the same in/out channels, kernel size and group as at Pack time.
 class PackedConvWeights {
  public:
-  // Null when Conv2d does not use a GEMM for these parameters (the direct path).
+  // Null when Conv2d reads w as given for these parameters (direct loops, 1-D filter).
   static std::unique_ptr<PackedConvWeights> Pack(const Conv2dParams& p, const float* w);
   const PackedA& group(int64_t g) const { return *groups_[static_cast<size_t>(g)]; }
+  // The shifted-plane GEMM's panels (empty when that path is not used).
+  const float* shift() const { return shift_.data(); }
 
  private:
   std::vector<std::unique_ptr<PackedA>> groups_;
+  std::vector<float> shift_;
 };
 
 // See the file comment. Requires p.out_h/out_w == ConvOutputSize(...) of the other fields.
 // `packed`, when not null, must come from PackedConvWeights::Pack(p, w) on the same w;
 // without it the weights are packed on every call. The result is the same either way.
+// `residual`, when not null, has y's layout and is added before the clamp (a fused
+// Conv -> Add -> Relu): y = clamp(float(conv + bias) + residual, act_min, act_max). It must
+// not overlap x or y.
 void Conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
-            ThreadPool* pool = nullptr, const PackedConvWeights* packed = nullptr);
+            ThreadPool* pool = nullptr, const PackedConvWeights* packed = nullptr,
+            const float* residual = nullptr);
 void Conv2dReference(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                      float* y);
 

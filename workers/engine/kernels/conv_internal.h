@@ -33,6 +33,48 @@ struct PaddedInput {
 void PadImages(const Conv2dParams& p, int64_t cin_g, const float* x, int64_t x_stride,
                int64_t n_first, int64_t n_last, int64_t pw, float* out);
 
+// Shifted-plane convolution (conv_shift.cc, whose file comment describes it): Conv2d's
+// path for images whose staged planes fit in L2.
+enum class ShiftKind {
+  kNone,  // not used: im2col + GEMM or the direct loops
+  kGemm,  // GEMM form, weights packed by PackShiftWeights
+  kFir,   // one input channel per group and fewer than 4 outputs each: w read as given
+};
+constexpr int64_t kShiftPanel = 8;    // rows per packed weight panel
+constexpr int64_t kShiftMaxK = 1152;  // longest K (Cin/G * kh * kw) for the GEMM form
+ShiftKind ChooseShift(const Conv2dParams& p);
+// Packed weights: per group g, ceil(Cout_g / 8) panels of K x 8 floats,
+//   out[(g*m_pad + 8*i)*K + kk*8 + r] = w[g*Cout_g + 8*i + r][kk] (0 for rows >= Cout_g),
+// m_pad = RoundUp(Cout_g, 8); ShiftWeightFloats(p) floats in all.
+int64_t ShiftWeightFloats(const Conv2dParams& p);
+void PackShiftWeights(const Conv2dParams& p, const float* w, float* out);
+// Conv2d for ChooseShift(p) == kind != kNone; w is packed for kGemm, as given for kFir.
+void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,
+                 const float* bias, float* y, ThreadPool* pool, const float* residual);
+
+// Data movement of the shifted-plane path (conv_stage.cc).
+// The staged planes of a block (conv_shift.cc's file comment): for channel c < channels and phase
+// (a, b), plane (c, a, b) starts at out + ((c*ph_h + a)*ph_w + b) * plane and its row i is G row
+// s_h*i + a sampled at columns b, b + s_w, ...; G row img*r0 + pad_top + ih (img < images,
+// 0 <= ih < in_h) column pad_left + iw holds x[img*x_stride + c*in_plane + ih*in_w + iw];
+// every other float is 0. Requires r0 >= pad_top + in_h, pitch*s_w >= pad_left + in_w and
+// plane >= (images + 1) * (r0 / s_h) * pitch, ph_w <= kMaxPhases.
+constexpr int64_t kMaxPhases = 16;  // per axis
+struct StageArgs {
+  const float* x;
+  int64_t x_stride, in_plane, channels;
+  int64_t in_h, in_w, pad_top, pad_left;
+  int64_t images, r0, s_h, s_w, ph_h, ph_w, pitch, plane;
+};
+
+void StageBlock(const StageArgs& args, float* out);
+// Copies `rows` rows of `width` floats from src (row pitch src_pitch) to dst (rows packed,
+// pitch width); with `res` (dst's layout, not overlapping it), dst = clamp(src + res, lo, hi).
+void UnstageRows(const float* src, int64_t src_pitch, const float* res, float lo, float hi,
+                 float* dst, int64_t width, int64_t rows);
+// y[i] = clamp(y[i] + residual[i], lo, hi) for i < n.
+void AddClamp(const float* residual, float lo, float hi, int64_t n, float* y);
+
 }  // namespace mp::kernels::conv_internal
 
 #endif  // MP_WORKERS_ENGINE_KERNELS_CONV_INTERNAL_H_

@@ -146,6 +146,18 @@ const std::vector<Case>& ConvCases() {
       {1, 40, 5, 5, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 1x1 with padding
       {6, 40, 3, 3, 12, 1, 1, 1},                            // 1x1, several images per tile
       {1, 5, 20, 45, 36, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3},   // 7x7 stride 2 stem, wide
+      // Shifted planes: blocks of many images, the last one partial; geometry corners.
+      {37, 3, 5, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 37 images, several blocks
+      {300, 2, 4, 3, 5, 3, 3, 1, 2, 2, 1, 1, 1, 0, 1, 1},    // stride 2, many tiny images
+      {3, 6, 5, 5, 10, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 3},     // 1x1: outputs in the padding
+      {2, 4, 13, 11, 12, 3, 3, 1, 2, 2, 2, 2, 2, 2, 2, 2},   // stride 2 and dilation 2
+      {2, 3, 9, 10, 8, 2, 4, 1, 3, 2, 1, 3, 0, 4, 1, 0},     // stride 3x2, dilation 1x3
+      {4, 9, 8, 8, 15, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // groups, 5 outputs each
+      {3, 4, 9, 9, 12, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1},     // depthwise x3: GEMM form
+      {19, 20, 6, 6, 20, 3, 3, 20, 2, 2, 1, 1, 1, 1, 1, 1},  // depthwise, 20 channels
+      {2, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2},    // LeNet conv1 as in the model
+      {1, 130, 6, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // K = 1170: blocked GEMM path
+      {1, 3, 160, 160, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // large image: im2col path
   };
   return cases;
 }
@@ -183,6 +195,40 @@ TEST(Conv2d, NoBiasAndFusedClamp) {
   }
 }
 
+// y = clamp(conv + bias + residual) against the reference conv plus the residual.
+TEST(Conv2d, FusedResidualAddAndClamp) {
+  ThreadPool two(2), three(3);
+  for (const Case& c : ConvCases()) {
+    Conv2dParams p = MakeParams(c, false);
+    SCOPED_TRACE(::testing::Message() << "cin=" << c.cin << " h=" << c.h << " cout=" << c.cout
+                                      << " k=" << c.kh << " g=" << c.group << " n=" << c.n);
+    const int64_t k = (c.cin / c.group) * c.kh * c.kw;
+    const auto x = RandomVector(InSize(p), 60);
+    const auto w = RandomVector(c.cout * k, 61);
+    const auto b = RandomVector(c.cout, 62);
+    const auto r = RandomVector(OutSize(p), 63);
+    std::vector<float> want(OutSize(p));
+    Conv2dReference(p, x.data(), w.data(), b.data(), want.data());
+    p.act_min = -0.25f;
+    p.act_max = 1.5f;
+    for (size_t i = 0; i < want.size(); ++i) {
+      want[i] = std::min(std::max(want[i] + r[i], p.act_min), p.act_max);
+    }
+    const float tol = 2e-6f * static_cast<float>(k) + 1e-5f;
+    ForEachTarget([&] {
+      const std::unique_ptr<PackedConvWeights> packed = PackedConvWeights::Pack(p, w.data());
+      std::vector<float> one(OutSize(p), 9.0f);
+      Conv2d(p, x.data(), w.data(), b.data(), one.data(), nullptr, packed.get(), r.data());
+      ExpectNear(one, want, tol, 1e-5f);
+      for (ThreadPool* pool : {&two, &three}) {
+        std::vector<float> got(OutSize(p), -9.0f);
+        Conv2d(p, x.data(), w.data(), b.data(), got.data(), pool, packed.get(), r.data());
+        EXPECT_TRUE(testing::SameBits(got, one)) << "threads=" << pool->num_threads();
+      }
+    });
+  }
+}
+
 TEST(Conv2d, ThreadCountInvariant) {
   ThreadPool one(1), two(2), three(3);
   for (const Case& c : ConvCases()) {
@@ -213,8 +259,11 @@ TEST(Conv2d, PackedWeightsMatchUnpackedBitwise) {
     ForEachTarget([&] {
       // Packed on the selected target, as the exec op does at prepare.
       const std::unique_ptr<PackedConvWeights> packed = PackedConvWeights::Pack(p, w.data());
-      const bool direct = c.cout / c.group <= 4 && (c.cin / c.group == 1 || k <= 32);
-      EXPECT_EQ(packed == nullptr, direct) << "cin=" << c.cin << " k=" << k;
+      // Weights read as given: the 1-D filter (one input channel, < 4 outputs per group)
+      // and the direct loops (<= 4 outputs per group, K <= 32).
+      const int64_t cin_g = c.cin / c.group, cout_g = c.cout / c.group;
+      const bool unpacked = (cin_g == 1 && cout_g < 4) || (cout_g <= 4 && k <= 32);
+      EXPECT_EQ(packed == nullptr, unpacked) << "cin=" << c.cin << " k=" << k;
       std::vector<float> want(OutSize(p)), got(OutSize(p));
       Conv2d(p, x.data(), w.data(), b.data(), want.data());
       for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &two, &three}) {

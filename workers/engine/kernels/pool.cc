@@ -42,10 +42,51 @@ namespace hn = hwy::HWY_NAMESPACE;
 using pool_internal::AxisCount;
 using pool_internal::PoolAt;
 
+// Outputs [ow0, ow0 + Lanes(d)) of row oh (every tap inside the row); see PoolPlanesT.
+template <bool kMax, class D>
+HWY_INLINE void PoolVector(D d, const Pool2dParams& p, const float* xp, int64_t h0, float count,
+                           int64_t ow0, float* yrow) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  auto acc = hn::Set(d, kMax ? -std::numeric_limits<float>::infinity() : 0.0f);
+  for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+    const int64_t ih = h0 + kh * p.dilation_h;
+    if (ih < 0 || ih >= p.in_h) continue;
+    const float* base = xp + ih * p.in_w + ow0 * p.stride_w - p.pad_left;
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+      const float* src = base + kw * p.dilation_w;
+      hn::Vec<D> v;
+#if HWY_TARGET != HWY_SCALAR
+      if (p.stride_w == 2) {
+        v = hn::ConcatEven(d, hn::LoadU(d, src + lanes), hn::LoadU(d, src));
+      } else {
+        v = hn::LoadU(d, src);
+      }
+#else
+      (void)lanes;
+      v = hn::LoadU(d, src);
+#endif
+      acc = kMax ? hn::Max(acc, v) : hn::Add(acc, v);
+    }
+  }
+  if (!kMax) acc = count > 0 ? hn::Div(acc, hn::Set(d, count)) : hn::Zero(d);
+  hn::StoreU(acc, d, yrow + ow0);
+}
+
+// Outputs [lo, hi) of row oh with vectors of d, the last one overlapping the previous
+// (outputs are recomputed identically); false when the range is narrower than a vector.
+template <bool kMax, class D>
+HWY_INLINE bool PoolRange(D d, const Pool2dParams& p, const float* xp, int64_t h0, float count,
+                          int64_t lo, int64_t hi, float* yrow) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  if (hi - lo < lanes) return false;
+  int64_t ow = lo;
+  for (; ow + lanes <= hi; ow += lanes) PoolVector<kMax>(d, p, xp, h0, count, ow, yrow);
+  if (ow < hi) PoolVector<kMax>(d, p, xp, h0, count, hi - lanes, yrow);
+  return true;
+}
+
 template <bool kMax>
 void PoolPlanesT(const Pool2dParams& p, const float* x, float* y, int64_t begin, int64_t end) {
-  const hn::ScalableTag<float> d;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t in_plane = p.in_h * p.in_w, out_plane = p.out_h * p.out_w;
   // Output columns whose every kw tap is inside [0, in_w).
   const int64_t last = (p.kernel_w - 1) * p.dilation_w;
@@ -56,46 +97,25 @@ void PoolPlanesT(const Pool2dParams& p, const float* x, float* y, int64_t begin,
   hi = std::clamp(hi, lo, p.out_w);
   const bool vector_ok = (p.stride_w == 1 || p.stride_w == 2) && HWY_TARGET != HWY_SCALAR;
   // With stride 2, two loads read one element past the last tap: stop a vector early.
-  const int64_t vec_end = p.stride_w == 2 ? hi - 1 : hi;
-  const auto identity = hn::Set(d, kMax ? -std::numeric_limits<float>::infinity() : 0.0f);
+  const int64_t vec_end = vector_ok ? (p.stride_w == 2 ? hi - 1 : hi) : lo;
   for (int64_t plane = begin; plane < end; ++plane) {
     const float* xp = x + plane * in_plane;
     float* yp = y + plane * out_plane;
     for (int64_t oh = 0; oh < p.out_h; ++oh) {
       float* yrow = yp + oh * p.out_w;
       const int64_t h0 = oh * p.stride_h - p.pad_top;
-      int64_t ow = 0;
-      for (; ow < lo; ++ow) yrow[ow] = PoolAt(p, xp, oh, ow, kMax);
-      if (vector_ok) {
-        const float count = static_cast<float>(
-            AxisCount(h0, p.kernel_h, p.dilation_h, p.in_h, p.pad_bottom, p.count_include_pad) *
-            p.kernel_w);
-        for (; ow + lanes <= vec_end; ow += lanes) {
-          auto acc = identity;
-          for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-            const int64_t ih = h0 + kh * p.dilation_h;
-            if (ih < 0 || ih >= p.in_h) continue;
-            const float* base = xp + ih * p.in_w + ow * p.stride_w - p.pad_left;
-            for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-              const float* src = base + kw * p.dilation_w;
-              hn::Vec<decltype(d)> v;
-#if HWY_TARGET != HWY_SCALAR
-              if (p.stride_w == 2) {
-                v = hn::ConcatEven(d, hn::LoadU(d, src + lanes), hn::LoadU(d, src));
-              } else {
-                v = hn::LoadU(d, src);
-              }
-#else
-              v = hn::LoadU(d, src);
-#endif
-              acc = kMax ? hn::Max(acc, v) : hn::Add(acc, v);
-            }
-          }
-          if (!kMax) acc = count > 0 ? hn::Div(acc, hn::Set(d, count)) : hn::Zero(d);
-          hn::StoreU(acc, d, yrow + ow);
-        }
+      const float count = static_cast<float>(
+          AxisCount(h0, p.kernel_h, p.dilation_h, p.in_h, p.pad_bottom, p.count_include_pad) *
+          p.kernel_w);
+      // The widest vectors that fit [lo, vec_end); scalar outside it (or if none fits).
+      const bool done =
+          PoolRange<kMax>(hn::ScalableTag<float>(), p, xp, h0, count, lo, vec_end, yrow) ||
+          PoolRange<kMax>(hn::CappedTag<float, 8>(), p, xp, h0, count, lo, vec_end, yrow) ||
+          PoolRange<kMax>(hn::CappedTag<float, 4>(), p, xp, h0, count, lo, vec_end, yrow);
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        if (done && ow == lo) ow = vec_end;
+        if (ow < p.out_w) yrow[ow] = PoolAt(p, xp, oh, ow, kMax);
       }
-      for (; ow < p.out_w; ++ow) yrow[ow] = PoolAt(p, xp, oh, ow, kMax);
     }
   }
 }

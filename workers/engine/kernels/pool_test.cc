@@ -81,6 +81,10 @@ const std::vector<Case>& Cases() {
       {2, 1, 6, 50, 1, 5, 1, 2, 1, 1, 0, 2, 0, 2},         // 1-D style
       {1, 3, 8, 8, 2, 3, 3, 3, 1, 1, 1, 0, 1, 2, true},    // stride 3
       {1, 2, 20, 66, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, true},  // 5x5/2 ceil
+      {3, 2, 8, 8, 2, 2, 2, 2},                            // LeNet pool 2: 4 columns
+      {1, 2, 6, 21, 2, 2, 2, 2},                           // 10 columns: 8 + overlap
+      {1, 2, 5, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},         // stride 1, 11 columns
+      {1, 1, 4, 7, 2, 2, 1, 1},                            // 6 columns: 4 + overlap
   };
   return cases;
 }

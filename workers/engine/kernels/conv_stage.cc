@@ -1,0 +1,188 @@
+// Data movement of the shifted-plane convolution (conv_shift.cc): staging a block of images
+// into zero-padded phase planes, copying real outputs back to NCHW (optionally adding a
+// residual and clamping), and the residual pass of the other conv paths. Pure copies apart
+// from the add and clamp, which round like the scalar `std::min(std::max(a + b, lo), hi)`.
+#include <algorithm>
+#include <cstring>
+
+#include "workers/engine/kernels/conv_internal.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "workers/engine/kernels/conv_stage.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace mp::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+constexpr int64_t kL = static_cast<int64_t>(hn::MaxLanes(D()));
+
+// dst[i] = src[i] for i < n, with whole vectors (the last one overlapping the previous)
+// of the widest tag that fits n; never touches memory outside [src, src+n) / [dst, dst+n).
+template <class DT>
+HWY_INLINE bool CopySpanWith(DT d, const float* src, float* dst, int64_t n) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  if (n < lanes) return false;
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+  if (i < n) hn::StoreU(hn::LoadU(d, src + n - lanes), d, dst + n - lanes);
+  return true;
+}
+
+HWY_INLINE void CopySpan(const float* src, float* dst, int64_t n) {
+  if (CopySpanWith(D(), src, dst, n)) return;
+  if (CopySpanWith(hn::CappedTag<float, 8>(), src, dst, n)) return;
+  if (CopySpanWith(hn::CappedTag<float, 4>(), src, dst, n)) return;
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+// dst[i] = clamp(src[i] + res[i], lo, hi) for i < n (res does not overlap dst, so the
+// overlapping last vector recomputes the same values).
+template <class DT>
+HWY_INLINE bool AddClampSpanWith(DT d, const float* src, const float* res, float lo, float hi,
+                                 float* dst, int64_t n) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  if (n < lanes) return false;
+  const auto vlo = hn::Set(d, lo), vhi = hn::Set(d, hi);
+  auto one = [&](int64_t i) {
+    const auto v = hn::Add(hn::LoadU(d, src + i), hn::LoadU(d, res + i));
+    hn::StoreU(hn::Min(hn::Max(v, vlo), vhi), d, dst + i);
+  };
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) one(i);
+  if (i < n) one(n - lanes);
+  return true;
+}
+
+HWY_INLINE void AddClampSpan(const float* src, const float* res, float lo, float hi, float* dst,
+                             int64_t n) {
+  if (AddClampSpanWith(D(), src, res, lo, hi, dst, n)) return;
+  if (AddClampSpanWith(hn::CappedTag<float, 8>(), src, res, lo, hi, dst, n)) return;
+  if (AddClampSpanWith(hn::CappedTag<float, 4>(), src, res, lo, hi, dst, n)) return;
+  for (int64_t i = 0; i < n; ++i) dst[i] = std::min(std::max(src[i] + res[i], lo), hi);
+}
+
+// Copies `rows` rows of `width` floats from src (row pitch src_pitch) to dst (rows packed,
+// pitch width); with `res` (dst's layout), dst = clamp(src + res, lo, hi) instead.
+void UnstageRowsImpl(const float* src, int64_t src_pitch, const float* res, float lo, float hi,
+                     float* dst, int64_t width, int64_t rows) {
+  if (src_pitch == width) {
+    width *= rows;
+    rows = 1;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    if (res == nullptr) {
+      CopySpan(src + r * src_pitch, dst + r * width, width);
+    } else {
+      AddClampSpan(src + r * src_pitch, res + r * width, lo, hi, dst + r * width, width);
+    }
+  }
+}
+
+// y[i] = clamp(y[i] + res[i], lo, hi) for i < n.
+void AddClampImpl(const float* res, float lo, float hi, int64_t n, float* y) {
+  const D d;
+  const V vlo = hn::Set(d, lo), vhi = hn::Set(d, hi);
+  int64_t i = 0;
+  for (; i + kL <= n; i += kL) {
+    const V v = hn::Add(hn::LoadU(d, y + i), hn::LoadU(d, res + i));
+    hn::StoreU(hn::Min(hn::Max(v, vlo), vhi), d, y + i);
+  }
+  for (; i < n; ++i) y[i] = std::min(std::max(y[i] + res[i], lo), hi);
+}
+
+// dst[j] = src[j * stride] for j < n; reads only those elements.
+HWY_INLINE void GatherStrided(const float* src, int64_t stride, float* dst, int64_t n) {
+  if (stride == 1) {
+    CopySpan(src, dst, n);
+    return;
+  }
+  int64_t j = 0;
+#if HWY_TARGET != HWY_SCALAR
+  if (stride == 2) {
+    const D d;
+    // Reads src[2j .. 2j + 2*kL - 1], within the n elements' span while j + kL < n.
+    for (; j + kL < n; j += kL) {
+      const float* s2 = src + 2 * j;
+      hn::StoreU(hn::ConcatEven(d, hn::LoadU(d, s2 + kL), hn::LoadU(d, s2)), d, dst + j);
+    }
+  }
+#endif
+  for (; j < n; ++j) dst[j] = src[j * stride];
+}
+
+// Writes the staged planes of a block (StageArgs): zeros, then the data rows, image by
+// image and channel by channel (x is read in order). When a channel's rows are contiguous in
+// both x and the plane (no column padding, stride 1), they are copied as one span. (Zeroing
+// the whole block first measured faster than zeroing only the padding row by row.)
+void StageBlockImpl(const conv_internal::StageArgs& g, float* out) {
+  const int64_t phases = g.ph_h * g.ph_w;
+  std::memset(out, 0, static_cast<size_t>(g.channels * phases * g.plane) * sizeof(float));
+  constexpr int64_t kMaxPhases = conv_internal::kMaxPhases;
+  int64_t j_lo[kMaxPhases], cols[kMaxPhases], iw0[kMaxPhases];
+  for (int64_t b = 0; b < g.ph_w; ++b) {
+    j_lo[b] = std::max<int64_t>(0, (g.pad_left - b + g.s_w - 1) / g.s_w);
+    const int64_t j_hi =
+        std::clamp<int64_t>((g.pad_left + g.in_w - b + g.s_w - 1) / g.s_w, j_lo[b], g.pitch);
+    cols[b] = j_hi - j_lo[b];
+    iw0[b] = g.s_w * j_lo[b] + b - g.pad_left;
+  }
+  const bool whole_rows = g.s_w == 1 && g.s_h == 1 && cols[0] == g.in_w && g.in_w == g.pitch;
+  for (int64_t img = 0; img < g.images; ++img) {
+    for (int64_t a = 0; a < g.ph_h; ++a) {
+      const int64_t g0 = img * g.r0 + g.pad_top - a;  // > -s_h
+      const int64_t i0 = g0 <= 0 ? 0 : (g0 + g.s_h - 1) / g.s_h;
+      const int64_t ih0 = g.s_h * i0 - g0;
+      if (ih0 >= g.in_h) continue;
+      for (int64_t c = 0; c < g.channels; ++c) {
+        const float* src = g.x + img * g.x_stride + c * g.in_plane + ih0 * g.in_w;
+        for (int64_t b = 0; b < g.ph_w; ++b) {
+          if (cols[b] <= 0) continue;
+          float* dst = out + ((c * g.ph_h + a) * g.ph_w + b) * g.plane + i0 * g.pitch + j_lo[b];
+          if (whole_rows) {
+            CopySpan(src, dst, (g.in_h - ih0) * g.in_w);
+            continue;
+          }
+          const float* row = src + iw0[b];
+          for (int64_t ih = ih0; ih < g.in_h; ih += g.s_h, row += g.s_h * g.in_w) {
+            GatherStrided(row, g.s_w, dst, cols[b]);
+            dst += g.pitch;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace mp::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace mp::kernels {
+HWY_EXPORT(UnstageRowsImpl);
+HWY_EXPORT(AddClampImpl);
+HWY_EXPORT(StageBlockImpl);
+
+namespace conv_internal {
+
+void StageBlock(const StageArgs& args, float* out) {
+  HWY_DYNAMIC_DISPATCH(StageBlockImpl)(args, out);
+}
+
+void UnstageRows(const float* src, int64_t src_pitch, const float* res, float lo, float hi,
+                 float* dst, int64_t width, int64_t rows) {
+  HWY_DYNAMIC_DISPATCH(UnstageRowsImpl)(src, src_pitch, res, lo, hi, dst, width, rows);
+}
+
+void AddClamp(const float* residual, float lo, float hi, int64_t n, float* y) {
+  HWY_DYNAMIC_DISPATCH(AddClampImpl)(residual, lo, hi, n, y);
+}
+
+}  // namespace conv_internal
+}  // namespace mp::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,112 @@
+// Loading and validating calibration / evaluation samples for the ptq recipe.
+#include <cmath>
+
+#include "common/status.h"
+#include "common/str_cat.h"
+#include "workers/engine/data/data.h"
+#include "workers/engine/onnx/onnx.h"
+#include "workers/engine/pipeline/ptq_internal.h"
+
+namespace mp::pipeline::internal {
+namespace {
+
+using tensor::DType;
+using tensor::Tensor;
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+absl::StatusOr<Tensor> ReadSamples(const std::string& path) {
+  if (EndsWith(path, ".npy")) {
+    return data::ReadNpy(path, {.max_bytes = int64_t{1} << 32, .float64_to_float32 = true});
+  }
+  if (EndsWith(path, ".pb")) {
+    ASSIGN_OR_RETURN(onnx::NamedTensor t, onnx::ReadTensorFile(path));
+    return t.tensor;
+  }
+  ASSIGN_OR_RETURN(Tensor t, data::ReadIdx(path));
+  if (t.rank() == 3)
+    t = t.Reshaped(tensor::Shape({t.shape().dim(0), 1, t.shape().dim(1), t.shape().dim(2)}));
+  return t;
+}
+
+absl::StatusOr<Tensor> ReadLabels(const std::string& path) {
+  if (EndsWith(path, ".npy")) {
+    ASSIGN_OR_RETURN(Tensor t, data::ReadNpy(path));
+    return data::ConvertLabelsToInt64(t, path);
+  }
+  ASSIGN_OR_RETURN(Tensor t, data::ReadIdx(path));
+  return data::ConvertLabelsToInt64(t, path);
+}
+
+}  // namespace
+
+absl::StatusOr<data::Dataset> LoadSamples(const std::filesystem::path& path,
+                                          const std::filesystem::path& labels_path, int64_t limit,
+                                          const exec::Session& session, std::string_view what) {
+  auto loaded = ReadSamples(path.string());
+  if (!loaded.ok()) return Annotate(loaded.status(), what);
+  Tensor raw = *std::move(loaded);
+  if (raw.rank() < 1 || raw.shape().dim(0) == 0) {
+    return absl::InvalidArgumentError(
+        StrCat(what, ": no samples (shape ", raw.shape().ToString(), ")"));
+  }
+  if (raw.dtype() == DType::kBool) {
+    return absl::InvalidArgumentError(StrCat(what, ": samples are bool, expected numbers"));
+  }
+  Tensor labels;
+  if (!labels_path.empty()) {
+    auto read = ReadLabels(labels_path.string());
+    if (!read.ok()) return Annotate(read.status(), StrCat("labels '", labels_path.string(), "'"));
+    labels = *std::move(read);
+    if (labels.rank() != 1 || labels.shape().dim(0) != raw.shape().dim(0)) {
+      return absl::InvalidArgumentError(
+          StrCat("labels '", labels_path.string(), "' have shape ", labels.shape().ToString(),
+                 ", expected [", raw.shape().dim(0), "] (one per sample of ", what, ")"));
+    }
+  }
+  ASSIGN_OR_RETURN(data::Dataset ds, data::Dataset::Make(raw, labels));
+  if (limit > 0) {
+    ASSIGN_OR_RETURN(ds, ds.Take(limit));
+  }
+  if (ds.samples().dtype() != DType::kFloat32) {
+    const float divisor = ds.samples().dtype() == DType::kUint8 ? 255.0f : 1.0f;
+    ASSIGN_OR_RETURN(ds, ds.ToFloat32(divisor));
+  }
+  const std::span<const float> values = ds.samples().span<float>();
+  const int64_t per_sample = ds.size() == 0 ? 0 : ds.samples().num_elements() / ds.size();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(
+          StrCat(what, ": sample ", int64_t(i) / per_sample, " has NaN or Inf values"));
+    }
+  }
+  if (session.inputs().size() != 1) {
+    return absl::InvalidArgumentError(StrCat("the model has ", session.inputs().size(),
+                                             " feedable inputs; PTQ supports exactly one"));
+  }
+  const exec::IoInfo& input = session.inputs()[0];
+  if (!input.shape.has_rank()) return ds;
+  std::vector<int64_t> want;
+  for (int i = 1; i < input.shape.rank(); ++i) {
+    want.push_back(input.shape.dims()[static_cast<size_t>(i)].size);  // -1 when unknown
+  }
+  const std::vector<int64_t> have = ds.sample_dims();
+  bool matches = want.size() == have.size();
+  for (size_t i = 0; matches && i < want.size(); ++i) matches = want[i] < 0 || want[i] == have[i];
+  if (matches) return ds;
+  bool all_known = true;
+  int64_t want_count = 1, have_count = 1;
+  for (int64_t d : want) {
+    all_known &= d >= 0;
+    want_count *= std::max<int64_t>(d, 0);
+  }
+  for (int64_t d : have) have_count *= d;
+  if (all_known && want_count == have_count) return ds.WithSampleShape(want);
+  return absl::InvalidArgumentError(
+      StrCat(what, ": samples have shape ", tensor::Shape(have).ToString(), ", model input '",
+             input.name, "' expects ", input.shape.ToString(), " per batch"));
+}
+
+}  // namespace mp::pipeline::internal
