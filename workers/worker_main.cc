@@ -1,5 +1,7 @@
-// modelpress-worker: the engine process. Subcommands:
+// modelpress-worker: the engine process. Without a subcommand it runs the lease loop
+// against a server (workers/runtime/command.h). Subcommands:
 //   run   run an ONNX model on local .npy / .pb inputs (workers/local/run_command.h).
+//   ptq   post-training quantization, locally (workers/local/ptq_command.h).
 // Exit codes: 0 success, 1 a failed command (one-line error on stderr), 2 bad usage.
 #include <iostream>
 #include <string>
@@ -7,7 +9,9 @@
 
 #include "CLI/CLI.hpp"
 #include "workers/local/eval_command.h"
+#include "workers/local/ptq_command.h"
 #include "workers/local/run_command.h"
+#include "workers/runtime/command.h"
 
 namespace {
 
@@ -20,7 +24,10 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   CLI::App app{"modelpress-worker: runs modelpress engine jobs"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+
+  mp::runtime::WorkerCommandOptions loop;  // no subcommand: the lease loop
+  mp::runtime::AddWorkerCommandFlags(&app, &loop);
 
   mp::local::RunCommandOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run an ONNX model on .npy / .pb inputs");
@@ -49,10 +56,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   eval_cmd->add_flag("--json", eval.json, "Print one JSON object");
 
+  mp::local::PtqCommandOptions ptq;
+  CLI::App* ptq_cmd = mp::local::AddPtqSubcommand(app, ptq);
+
   CLI11_PARSE(app, argc, argv);
+  if (app.get_subcommands().empty()) return mp::runtime::RunWorkerCommand(loop);
 
   if (eval_cmd->parsed()) {
     absl::Status status = mp::local::EvalModelCommand(eval, std::cout);
+    if (!status.ok()) return Fail(status);
+  }
+
+  if (ptq_cmd->parsed()) {
+    absl::Status status = mp::local::PtqCommand(ptq, std::cout, std::cerr);
     if (!status.ok()) return Fail(status);
   }
 

@@ -12,8 +12,11 @@
 
 #include "common/clock.h"
 #include "common/file_util.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
+#include "server/dashboard/server_metrics.h"
+#include "server/dashboard/service_hook.h"
 #include "server/queue/queue.h"
 #include "server/service/auth.h"
 #include "server/service/service.h"
@@ -44,12 +47,14 @@ int WaitForShutdownSignal() {
 }
 
 absl::StatusOr<service::Authenticator> MakeAuthenticator(const ServerFlags& flags,
-                                                         std::string* worker_token) {
+                                                         std::string* worker_token,
+                                                         std::vector<std::string>* tenants) {
   if (flags.tokens_file.empty()) {
     spdlog::warn("no --tokens: authentication is off, every call is tenant 'default'");
     return service::Authenticator(std::nullopt);
   }
   ASSIGN_OR_RETURN(service::TokenTable table, service::TokenTable::Load(flags.tokens_file));
+  *tenants = table.UserTenants();
   if (flags.local_workers > 0) {
     *worker_token = service::RandomToken();
     table.Add(*worker_token,
@@ -87,7 +92,7 @@ std::string ResolveWorkerBinary(const std::string& flag) {
   return "modelpress-worker";
 }
 
-absl::Status RunServer(const ServerFlags& flags, const service::HttpListenerFactory& http_factory) {
+absl::Status RunServer(const ServerFlags& flags) {
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
   if (ec) {
@@ -95,7 +100,13 @@ absl::Status RunServer(const ServerFlags& flags, const service::HttpListenerFact
         StrCat("--data-dir '", flags.data_dir, "': cannot create: ", ec.message()));
   }
   std::string worker_token;
-  ASSIGN_OR_RETURN(service::Authenticator auth, MakeAuthenticator(flags, &worker_token));
+  std::vector<std::string> tenants;
+  ASSIGN_OR_RETURN(service::Authenticator auth, MakeAuthenticator(flags, &worker_token, &tenants));
+  // Metrics: gRPC calls counted by an interceptor, HTTP and store figures by the dashboard.
+  metrics::Registry registry;
+  dashboard::ServerMetrics server_metrics(&registry);
+  const service::HttpListenerFactory http_factory =
+      dashboard::MakeHttpListenerFactory({.metrics = &server_metrics, .tenants = tenants});
 
   Clock* clock = SystemClock::Get();
   ASSIGN_OR_RETURN(std::unique_ptr<store::Store> db,
@@ -119,13 +130,18 @@ absl::Status RunServer(const ServerFlags& flags, const service::HttpListenerFact
                                                .blobs = blobs.get(),
                                                .queue = jobs.get(),
                                                .clock = clock,
-                                               .auth = &auth},
+                                               .auth = &auth,
+                                               .configure_builder =
+                                                   [&](grpc::ServerBuilder& builder) {
+                                                     dashboard::AddMetricsInterceptor(
+                                                         builder, &server_metrics);
+                                                   }},
                                               options));
 
   std::unique_ptr<service::HttpListener> http;
   std::string http_address;
   if (flags.http != "off") {
-    if (http_factory) {
+    {
       service::HttpContext context{.store = db.get(),
                                    .blobs = blobs.get(),
                                    .queue = jobs.get(),
@@ -135,8 +151,6 @@ absl::Status RunServer(const ServerFlags& flags, const service::HttpListenerFact
       ASSIGN_OR_RETURN(http, http_factory(flags.http, context));
       http_address = http->address();
       spdlog::info("HTTP serving on {}", http_address);
-    } else {
-      spdlog::warn("--http {}: this binary has no dashboard; HTTP is off", flags.http);
     }
   }
 
@@ -159,6 +173,7 @@ absl::Status RunServer(const ServerFlags& flags, const service::HttpListenerFact
       if (http != nullptr) http->Stop();
       return Annotate(s, "--local-workers");
     }
+    server_metrics.SetLocalWorkerRestarts([w = workers.get()] { return w->exits(); });
   }
 
   if (!flags.ready_file.empty()) {

@@ -2,7 +2,7 @@
 //
 // Start-up: open the store (data_dir/modelpress.db) and blob store (data_dir/blobs), create
 // the queue and its background reaper, serve gRPC, start the HTTP listener (through the
-// dashboard's factory, when one is given and --http is not "off"), spawn the local workers,
+// dashboard, unless --http is "off"), spawn the local workers,
 // then write the ready file. With --tokens and local workers, a random worker token (never
 // written to disk) is added to the table and given to the children as MODELPRESS_TOKEN.
 //
@@ -20,7 +20,6 @@
 
 #include "absl/status/status.h"
 #include "server/main/server_flags.h"
-#include "server/service/http_hook.h"
 
 namespace mp::server {
 
@@ -29,8 +28,9 @@ namespace mp::server {
 // with sigwait.
 void BlockShutdownSignals();
 
-// Runs until SIGTERM or SIGINT. `http_factory` may be empty (no dashboard in this binary).
-absl::Status RunServer(const ServerFlags& flags, const service::HttpListenerFactory& http_factory);
+// Runs until SIGTERM or SIGINT. The HTTP listener is the dashboard (server/dashboard) with
+// /metrics; gRPC calls are counted by its interceptor.
+absl::Status RunServer(const ServerFlags& flags);
 
 // The worker executable: `flag` if set; else modelpress-worker beside this binary, or in the
 // build tree's workers/ directory next to it; else the bare name (looked up on PATH).

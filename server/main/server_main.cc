@@ -22,9 +22,7 @@ int main(int argc, char** argv) {
     std::cerr << "modelpress-server: error: " << std::string(s.message()) << "\n";
     return 2;
   }
-  // The dashboard (server/dashboard) plugs its HTTP listener in here once it exists.
-  mp::service::HttpListenerFactory http_factory;
-  absl::Status status = mp::server::RunServer(flags, http_factory);
+  absl::Status status = mp::server::RunServer(flags);
   if (!status.ok()) {
     std::cerr << "modelpress-server: error: " << std::string(status.message()) << "\n";
     return 1;

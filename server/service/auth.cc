@@ -1,5 +1,7 @@
 #include "server/service/auth.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -70,6 +72,16 @@ void TokenTable::Add(std::string token, Principal principal) {
 const Principal* TokenTable::Find(std::string_view token) const {
   auto it = tokens_.find(absl::string_view(token.data(), token.size()));
   return it == tokens_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> TokenTable::UserTenants() const {
+  std::vector<std::string> tenants;
+  for (const auto& [token, principal] : tokens_) {
+    if (principal.role == Role::kUser) tenants.push_back(principal.tenant);
+  }
+  std::sort(tenants.begin(), tenants.end());
+  tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
+  return tenants;
 }
 
 std::string RandomToken() {

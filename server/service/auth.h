@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -48,6 +49,8 @@ class TokenTable {
   // The principal for `token`, or nullptr.
   const Principal* Find(std::string_view token) const;
   size_t size() const { return tokens_.size(); }
+  // The distinct tenants of user tokens, sorted (the dashboard reports per tenant).
+  std::vector<std::string> UserTenants() const;
 
  private:
   absl::flat_hash_map<std::string, Principal> tokens_;

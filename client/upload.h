@@ -1,0 +1,46 @@
+// Streaming uploads of local files to ModelService / DatasetService: the file is hashed
+// first (sha256, size), then sent as a header message followed by chunks of at most
+// kUploadChunkBytes. The server checks the declared digest and size at the end.
+#ifndef MP_CLIENT_UPLOAD_H_
+#define MP_CLIENT_UPLOAD_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "client/client.h"
+#include "modelpress/v1/model.pb.h"
+
+namespace mp::client {
+
+inline constexpr int64_t kUploadChunkBytes = int64_t{1} << 20;
+
+// Incremental SHA-256 (OpenSSL EVP); Hex() finalizes, call it once.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(std::string_view bytes);
+  std::string Hex();
+
+ private:
+  void* ctx_;
+};
+
+// sha256 + size of a local file. NOT_FOUND "<what> '<path>': no such file".
+absl::StatusOr<modelpress::v1::UploadHeader> HashLocalFile(const std::string& path,
+                                                           std::string_view what);
+
+absl::StatusOr<modelpress::v1::Model> UploadModelFile(Connection& conn, const std::string& path,
+                                                      const std::string& name,
+                                                      int64_t chunk_bytes = kUploadChunkBytes);
+absl::StatusOr<modelpress::v1::Dataset> UploadDatasetFile(Connection& conn, const std::string& path,
+                                                          const std::string& name,
+                                                          int64_t chunk_bytes = kUploadChunkBytes);
+
+}  // namespace mp::client
+
+#endif  // MP_CLIENT_UPLOAD_H_
