@@ -4,7 +4,6 @@
 #include <system_error>
 
 #include "common/check.h"
-#include "common/logging.h"
 #include "common/status.h"
 #include "common/str_cat.h"
 
@@ -73,27 +72,31 @@ absl::StatusOr<std::string> StoreDashboardData::ReadBlob(std::string_view sha256
 absl::StatusOr<JobStats> StoreDashboardData::Stats() {
   JobStats stats;
   ASSIGN_OR_RETURN(stats.by_state, options_.store->CountJobsByState());
-  int64_t scanned = 0;
-  bool partial = false;
+  const std::vector<double>& bounds = JobDurationBuckets();
+  std::vector<double> bounds_ms;
+  for (double b : bounds) bounds_ms.push_back(b * 1000.0);
+  ASSIGN_OR_RETURN(auto by_kind, options_.store->AggregateJobsByKind(bounds_ms));
+  for (const auto& [kind, agg] : by_kind) {
+    for (const auto& [state, count] : agg.by_state) {
+      stats.by_kind_state[{kind, state}] = count;
+      stats.submitted[kind] += count;
+    }
+    stats.attempts[kind] = agg.attempts;
+    if (agg.finished == 0) continue;
+    // The store's buckets are cumulative; JobStats keeps per-bucket counts (+Inf last).
+    JobStats::Durations& d = stats.durations[kind];
+    d.counts.assign(bounds.size() + 1, 0);
+    int64_t below = 0;
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      d.counts[i] = static_cast<uint64_t>(agg.run_ms_le[i] - below);
+      below = agg.run_ms_le[i];
+    }
+    d.counts[bounds.size()] = static_cast<uint64_t>(agg.finished - below);
+    d.sum_seconds = static_cast<double>(agg.run_ms_sum) / 1000.0;
+  }
   for (const std::string& tenant : options_.tenants) {
-    std::string token;
-    do {
-      if (scanned >= options_.max_stats_jobs) {
-        partial = true;
-        break;
-      }
-      ASSIGN_OR_RETURN(store::Page<store::JobRecord> page,
-                       options_.store->ListJobs(tenant, store::JobFilter{}, 1000, token));
-      for (const store::JobRecord& rec : page.items) stats.AddJob(rec.job);
-      scanned += static_cast<int64_t>(page.items.size());
-      token = std::move(page.next_page_token);
-    } while (!token.empty());
     ASSIGN_OR_RETURN(store::TenantUsage usage, options_.store->GetTenantUsage(tenant));
     stats.tenant_bytes[tenant] = usage.total();
-  }
-  if (partial) {
-    spdlog::warn("/metrics: scanned the first {} jobs only; per-kind job metrics are partial",
-                 options_.max_stats_jobs);
   }
   ASSIGN_OR_RETURN(stats.blob_bytes, BlobDirectoryBytes(options_.blobs->root()));
   return stats;

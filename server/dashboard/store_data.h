@@ -2,12 +2,10 @@
 //
 // Reads are the store's tenant-scoped reads. Stats() (for /metrics) is computed at scrape
 // time:
-//   * by_state from Store::CountJobsByState() (every tenant, one query);
-//   * the per-kind aggregates by paging through ListJobs (1000 rows a page) of each tenant
-//     in `tenants` — the store has no cross-tenant listing, so tenants absent from the list
-//     are not counted there (jobs of a tenant whose token was removed still count in
-//     by_state). At most `max_stats_jobs` jobs are scanned per scrape; past that the
-//     per-kind aggregates are partial (a warning is logged once per scrape);
+//   * by_state from Store::CountJobsByState() and the per-kind aggregates (jobs per kind
+//     and state, attempts, the run-time histogram) from Store::AggregateJobsByKind(), both
+//     over every tenant and computed by SQLite: a scrape decodes no job rows, whatever
+//     the number of jobs;
 //   * tenant_bytes from Store::GetTenantUsage for each tenant in `tenants`;
 //   * blob_bytes by summing the sizes of the files under the blob store's root (two-level
 //     fan-out directories; the tmp/ directory of uploads in progress is skipped).
@@ -27,10 +25,9 @@ namespace mp::dashboard {
 struct StoreDataOptions {
   store::Store* store = nullptr;      // required; not owned
   store::BlobStore* blobs = nullptr;  // required; not owned
-  // The tenants /metrics reports per-kind job aggregates and bytes for: the tenants of the
-  // token table, or {"default"} when authentication is off.
+  // The tenants /metrics reports stored bytes for: the tenants of the token table, or
+  // {"default"} when authentication is off.
   std::vector<std::string> tenants;
-  int64_t max_stats_jobs = 200'000;
 };
 
 class StoreDashboardData final : public DashboardData {

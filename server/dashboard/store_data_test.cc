@@ -109,7 +109,7 @@ TEST_F(StoreDataTest, ReadsAreTenantScoped) {
   EXPECT_TRUE(data_->ListModels("t2", 10, "")->items.empty());
 }
 
-TEST_F(StoreDataTest, StatsAggregateEveryListedTenant) {
+TEST_F(StoreDataTest, StatsAggregateEveryTenant) {
   absl::StatusOr<v1::BlobRef> put = blobs_->Put(R"({"layers": [{"name": "conv1"}]})");
   ASSERT_TRUE(put.ok());
   report_ = *put;
@@ -124,11 +124,11 @@ TEST_F(StoreDataTest, StatsAggregateEveryListedTenant) {
 
   absl::StatusOr<JobStats> stats = data_->Stats();
   ASSERT_TRUE(stats.ok()) << stats.status();
-  // by_state counts every tenant; per-kind aggregates only the listed ones.
+  // Job aggregates count every tenant; stored bytes only the listed ones.
   EXPECT_EQ(stats->by_state[v1::JOB_STATE_QUEUED], 2);
   EXPECT_EQ(stats->by_state[v1::JOB_STATE_RUNNING], 1);
   EXPECT_EQ(stats->by_state[v1::JOB_STATE_SUCCEEDED], 1);
-  EXPECT_EQ((stats->by_kind_state[{v1::JOB_KIND_INSPECT, v1::JOB_STATE_QUEUED}]), 1);
+  EXPECT_EQ((stats->by_kind_state[{v1::JOB_KIND_INSPECT, v1::JOB_STATE_QUEUED}]), 2);
   EXPECT_EQ(stats->submitted[v1::JOB_KIND_PTQ], 2);
   EXPECT_EQ(stats->attempts[v1::JOB_KIND_PTQ], 3);
   ASSERT_EQ(stats->durations.count(v1::JOB_KIND_PTQ), 1u);
@@ -139,13 +139,48 @@ TEST_F(StoreDataTest, StatsAggregateEveryListedTenant) {
   EXPECT_EQ(stats->tenant_bytes.count("t3"), 0u);
 }
 
-TEST_F(StoreDataTest, StatsScanCapLeavesPartialAggregates) {
-  data_ = std::make_unique<StoreDashboardData>(StoreDataOptions{
-      .store = store_.get(), .blobs = blobs_.get(), .tenants = {"t1"}, .max_stats_jobs = 1});
-  InsertJob("t1", 1, v1::JOB_KIND_PTQ, v1::JOB_STATE_QUEUED);
+// The store's grouped SQL must agree with JobStats::AddJob (the definition the fakes use)
+// job for job, including run times that land exactly on a bucket bound.
+TEST_F(StoreDataTest, StoreAggregatesMatchAddJobOverTheSameJobs) {
+  struct Row {
+    v1::JobKind kind;
+    v1::JobState state;
+    int attempts;
+    int64_t started, finished;
+  };
+  const std::vector<Row> rows = {
+      {v1::JOB_KIND_PTQ, v1::JOB_STATE_SUCCEEDED, 1, 10'000, 10'500},  // exactly 0.5 s
+      {v1::JOB_KIND_PTQ, v1::JOB_STATE_SUCCEEDED, 2, 10'000, 10'501},  // just above
+      {v1::JOB_KIND_PTQ, v1::JOB_STATE_FAILED, 3, 10'000, 9'999'000},  // 9989 s: +Inf
+      {v1::JOB_KIND_PTQ, v1::JOB_STATE_DEAD, 3, 0, 20'000},            // never started
+      {v1::JOB_KIND_PTQ, v1::JOB_STATE_RUNNING, 1, 10'000, 0},         // not terminal
+      {v1::JOB_KIND_INSPECT, v1::JOB_STATE_CANCELLED, 1, 10'000, 70'000},
+      {v1::JOB_KIND_INSPECT, v1::JOB_STATE_QUEUED, 0, 0, 0},
+  };
+  JobStats expected;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    InsertJob(i % 2 ? "t1" : "t9", static_cast<int>(i) + 1, r.kind, r.state, r.attempts, r.started,
+              r.finished);
+    v1::Job job;
+    job.mutable_spec()->set_kind(r.kind);
+    job.set_state(r.state);
+    job.set_attempts(r.attempts);
+    job.set_started_unix_ms(r.started);
+    job.set_finished_unix_ms(r.finished);
+    expected.AddJob(job);
+  }
   absl::StatusOr<JobStats> stats = data_->Stats();
-  ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(stats->submitted[v1::JOB_KIND_PTQ], 1);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->by_kind_state, expected.by_kind_state);
+  EXPECT_EQ(stats->submitted, expected.submitted);
+  EXPECT_EQ(stats->attempts, expected.attempts);
+  ASSERT_EQ(stats->durations.size(), expected.durations.size());
+  for (const auto& [kind, d] : expected.durations) {
+    EXPECT_EQ(stats->durations[kind].counts, d.counts) << v1::JobKind_Name(kind);
+    EXPECT_DOUBLE_EQ(stats->durations[kind].sum_seconds, d.sum_seconds) << v1::JobKind_Name(kind);
+  }
+  EXPECT_EQ(stats->durations[v1::JOB_KIND_PTQ].counts[0], 1u);  // 0.5 s is `le 0.5`
 }
 
 TEST_F(StoreDataTest, RoutesOverTheStoreRenderTheReport) {

@@ -157,6 +157,53 @@ absl::StatusOr<std::map<v1::JobState, int64_t>> Store::CountJobsByState() {
   return counts;
 }
 
+absl::StatusOr<std::map<v1::JobKind, JobKindAggregate>> Store::AggregateJobsByKind(
+    std::span<const double> run_bounds_ms) {
+  Reader reader(this);
+  RETURN_IF_ERROR(reader.Acquire());
+  std::map<v1::JobKind, JobKindAggregate> out;
+  Stmt states(reader.db(),
+              "SELECT kind, state, COUNT(*), SUM(attempts) FROM jobs GROUP BY kind, state",
+              "aggregate jobs by kind");
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, states.Step());
+    if (!row) break;
+    const auto kind = static_cast<int>(states.Int(0));
+    const auto state = static_cast<int>(states.Int(1));
+    if (!v1::JobKind_IsValid(kind) || !v1::JobState_IsValid(state)) continue;
+    JobKindAggregate& agg = out[static_cast<v1::JobKind>(kind)];
+    agg.by_state[static_cast<v1::JobState>(state)] = states.Int(2);
+    agg.attempts += states.Int(3);
+  }
+  // One SUM(run <= ?) column per bound: the histogram in a single pass.
+  std::string sql = "SELECT kind, COUNT(*), SUM(finished_ms - started_ms)";
+  for (size_t i = 0; i < run_bounds_ms.size(); ++i) {
+    sql += StrCat(", SUM(finished_ms - started_ms <= ?", i + 1, ")");
+  }
+  sql += StrCat(" FROM jobs WHERE state IN (", int{v1::JOB_STATE_SUCCEEDED}, ", ",
+                int{v1::JOB_STATE_FAILED}, ", ", int{v1::JOB_STATE_CANCELLED}, ", ",
+                int{v1::JOB_STATE_DEAD},
+                ") AND started_ms > 0 AND finished_ms >= started_ms GROUP BY kind");
+  Stmt runs(reader.db(), sql, "aggregate job run times");
+  for (size_t i = 0; i < run_bounds_ms.size(); ++i) {
+    runs.BindDouble(static_cast<int>(i) + 1, run_bounds_ms[i]);
+  }
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, runs.Step());
+    if (!row) break;
+    const auto kind = static_cast<int>(runs.Int(0));
+    if (!v1::JobKind_IsValid(kind)) continue;
+    JobKindAggregate& agg = out[static_cast<v1::JobKind>(kind)];
+    agg.finished = runs.Int(1);
+    agg.run_ms_sum = runs.Int(2);
+    agg.run_ms_le.clear();
+    for (size_t i = 0; i < run_bounds_ms.size(); ++i) {
+      agg.run_ms_le.push_back(runs.Int(static_cast<int>(i) + 3));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> Store::CountTenantJobs(std::string_view tenant, v1::JobState state) {
   Reader reader(this);
   RETURN_IF_ERROR(reader.Acquire());

@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -114,6 +115,19 @@ struct TenantUsage {
   int64_t dataset_bytes = 0;
   int64_t artifact_bytes = 0;
   int64_t total() const { return model_bytes + dataset_bytes + artifact_bytes; }
+};
+
+// Aggregates of one job kind over every tenant (for /metrics; Store::AggregateJobsByKind).
+struct JobKindAggregate {
+  std::map<v1::JobState, int64_t> by_state;  // jobs per state; absent states are 0
+  int64_t attempts = 0;                      // sum of the jobs' attempts
+  // Terminal jobs (SUCCEEDED, FAILED, CANCELLED, DEAD) that started, with
+  // 0 < started_ms <= finished_ms: their number, the sum of their run times
+  // (finished - started), and for each bound b of the query's `run_bounds_ms`, how many ran
+  // at most b ms (cumulative, like Prometheus `le` buckets; same order as the bounds).
+  int64_t finished = 0;
+  int64_t run_ms_sum = 0;
+  std::vector<int64_t> run_ms_le;
 };
 
 class Store;
@@ -207,6 +221,10 @@ class Store {
                                                        int64_t after_sequence, int limit);
   // Number of jobs per state over all tenants (for /metrics); absent states are 0.
   absl::StatusOr<std::map<v1::JobState, int64_t>> CountJobsByState();
+  // Per-kind aggregates over all tenants, computed by SQLite in two grouped queries (no row
+  // is decoded, whatever the number of jobs). Kinds without jobs are absent.
+  absl::StatusOr<std::map<v1::JobKind, JobKindAggregate>> AggregateJobsByKind(
+      std::span<const double> run_bounds_ms);
   // Number of a tenant's jobs in `state` (e.g. QUEUED, for a per-tenant queue limit).
   absl::StatusOr<int64_t> CountTenantJobs(std::string_view tenant, v1::JobState state);
   // The earliest time after `now_ms` at which a job may become leasable without any new
