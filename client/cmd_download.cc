@@ -12,7 +12,7 @@
 
 #include "client/commands.h"
 #include "client/format.h"
-#include "client/upload.h"
+#include "common/sha256.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
 
@@ -116,7 +116,7 @@ absl::Status DownloadCommand(const DownloadOptions& options, CommandEnv& env) {
     return absl::DataLossError(
         mp::StrCat(what, ": ", size, " bytes arrived, expected ", declared.size_bytes()));
   }
-  const std::string got = sha.Hex();
+  const std::string got = sha.HexDigest();
   if (got != declared.sha256()) {
     return absl::DataLossError(mp::StrCat(what, ": the bytes hash to ", got, ", expected ",
                                           declared.sha256(), "; nothing written"));

@@ -5,6 +5,7 @@
 
 #include "client/cli_test_util.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 
 namespace mp::client {
 namespace {
@@ -41,7 +42,7 @@ TEST_F(DownloadTest, WritesVerifiedBytes) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(*ReadFile(out), bytes_);
   EXPECT_EQ(Files(), std::vector<std::string>{"model.int8.onnx"});
-  EXPECT_NE(r.out.find(testing::Sha(bytes_)), std::string::npos);
+  EXPECT_NE(r.out.find(Sha256Hex(bytes_)), std::string::npos);
 }
 
 TEST_F(DownloadTest, CorruptedStreamIsRejectedAndLeavesNoFile) {

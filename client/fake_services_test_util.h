@@ -11,19 +11,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/synchronization/mutex.h"
-#include "client/upload.h"
+#include "common/sha256.h"
 #include "modelpress/v1/job.grpc.pb.h"
 #include "modelpress/v1/model.grpc.pb.h"
 
 namespace mp::client::testing {
 
 namespace v1 = ::modelpress::v1;
-
-inline std::string Sha(const std::string& bytes) {
-  Sha256 sha;
-  sha.Update(bytes);
-  return sha.Hex();
-}
 
 // Reads an upload stream: header first, then chunks; checks the declared digest and size.
 template <typename Request>
@@ -40,7 +34,7 @@ grpc::Status ReadUpload(grpc::ServerReader<Request>* reader, v1::UploadHeader* h
     chunk_sizes->push_back(r.chunk().size());
     *bytes += r.chunk();
   }
-  if (Sha(*bytes) != header->sha256() || int64_t(bytes->size()) != header->size_bytes()) {
+  if (Sha256Hex(*bytes) != header->sha256() || int64_t(bytes->size()) != header->size_bytes()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "fake: sha256 mismatch");
   }
   return grpc::Status::OK;
@@ -177,7 +171,7 @@ class FakeJobService final : public v1::JobService::Service {
       auto it = artifacts.find(request->job_id() + "/" + request->name());
       if (it == artifacts.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no artifact");
       bytes = it->second;
-      ref.set_sha256(Sha(bytes));
+      ref.set_sha256(Sha256Hex(bytes));
       ref.set_size_bytes(int64_t(bytes.size()));
       if (corrupt_download && !bytes.empty()) bytes[bytes.size() / 3] ^= 1;
       if (truncate_download) bytes.resize(bytes.size() / 2);

@@ -16,20 +16,6 @@ namespace mp::client {
 
 inline constexpr int64_t kUploadChunkBytes = int64_t{1} << 20;
 
-// Incremental SHA-256 (OpenSSL EVP); Hex() finalizes, call it once.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(std::string_view bytes);
-  std::string Hex();
-
- private:
-  void* ctx_;
-};
-
 // sha256 + size of a local file. NOT_FOUND "<what> '<path>': no such file".
 absl::StatusOr<modelpress::v1::UploadHeader> HashLocalFile(const std::string& path,
                                                            std::string_view what);

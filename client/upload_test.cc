@@ -4,6 +4,7 @@
 #include "client/cli_test_util.h"
 #include "client/upload.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 
 namespace mp::client {
 namespace {
@@ -33,7 +34,7 @@ TEST_F(UploadTest, StreamsChunksWithDigestAndSize) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->name(), "big.onnx");
   EXPECT_EQ(model->blob().size_bytes(), 2'500'000);
-  EXPECT_EQ(model->blob().sha256(), testing::Sha(bytes));
+  EXPECT_EQ(model->blob().sha256(), Sha256Hex(bytes));
   absl::MutexLock lock(&server_.models.mu);
   ASSERT_EQ(server_.models.uploads.size(), 1u);
   EXPECT_EQ(server_.models.uploads[0], bytes);
@@ -60,7 +61,7 @@ TEST_F(UploadTest, CliPrintsTheIdAndJson) {
   r = Cli(server_, {"--json", "upload", path});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("\"id\":\"model_0000000000000002\""), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"sha256\":\"" + testing::Sha("onnx bytes") + "\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"sha256\":\"" + Sha256Hex("onnx bytes") + "\""), std::string::npos);
 }
 
 TEST_F(UploadTest, MissingFileIsNamedAndExitsNotFound) {

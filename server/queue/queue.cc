@@ -7,12 +7,12 @@
 #include <utility>
 
 #include "common/ids.h"
+#include "common/sha256.h"
 #include "common/status.h"
 #include "common/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/queue/queue_internal.h"
-#include "server/store/sha256.h"
 #include "spdlog/spdlog.h"
 
 namespace mp::queue {
@@ -32,7 +32,7 @@ std::string SpecHash(const v1::JobSpec& spec) {
     coded.SetSerializationDeterministic(true);
     spec.SerializeToCodedStream(&coded);
   }
-  return store::Sha256Hex(bytes);
+  return Sha256Hex(bytes);
 }
 
 uint64_t RandomSeed() {

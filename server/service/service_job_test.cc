@@ -1,12 +1,12 @@
 // JobService over real gRPC: submit validation, idempotency, listing, cancel, download.
 #include <string>
 
+#include "common/sha256.h"
 #include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/service/grpc_status.h"
 #include "server/service/service_test_util.h"
-#include "server/store/sha256.h"
 
 namespace mp::service::testing {
 namespace {
@@ -209,7 +209,7 @@ TEST_F(JobServiceTest, DownloadStreamsTheArtifact) {
   int chunks = 0;
   while (reader->Read(&chunk)) {
     if (chunks++ == 0) {
-      EXPECT_EQ(chunk.blob().sha256(), store::Sha256Hex(artifact));
+      EXPECT_EQ(chunk.blob().sha256(), Sha256Hex(artifact));
       EXPECT_EQ(chunk.blob().size_bytes(), static_cast<int64_t>(artifact.size()));
     } else {
       EXPECT_FALSE(chunk.has_blob());

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/sha256.h"
 #include "grpcpp/security/credentials.h"
 #include "server/service/grpc_status.h"
-#include "server/store/sha256.h"
 
 namespace mp::service::testing {
 
@@ -56,8 +56,7 @@ absl::StatusOr<v1::Model> TestServer::UploadModel(std::string_view bytes, std::s
   auto writer = models->UploadModel(context.get(), &model);
   v1::UploadModelRequest request;
   request.mutable_header()->set_name("model.onnx");
-  request.mutable_header()->set_sha256(declared_sha.empty() ? store::Sha256Hex(bytes)
-                                                            : declared_sha);
+  request.mutable_header()->set_sha256(declared_sha.empty() ? Sha256Hex(bytes) : declared_sha);
   request.mutable_header()->set_size_bytes(declared_size < 0 ? static_cast<int64_t>(bytes.size())
                                                              : declared_size);
   size_t offset = 0;
@@ -80,7 +79,7 @@ absl::StatusOr<v1::Dataset> TestServer::UploadDataset(std::string_view bytes,
   auto writer = datasets->UploadDataset(context.get(), &dataset);
   v1::UploadDatasetRequest request;
   request.mutable_header()->set_name(name);
-  request.mutable_header()->set_sha256(store::Sha256Hex(bytes));
+  request.mutable_header()->set_sha256(Sha256Hex(bytes));
   request.mutable_header()->set_size_bytes(static_cast<int64_t>(bytes.size()));
   request.set_chunk(std::string(bytes));
   writer->Write(request);
@@ -94,7 +93,7 @@ absl::StatusOr<v1::BlobRef> TestServer::PutBlob(std::string_view bytes, std::str
   v1::BlobRef ref;
   auto writer = workers->PutBlob(context.get(), &ref);
   v1::BlobChunk chunk;
-  chunk.mutable_blob()->set_sha256(store::Sha256Hex(bytes));
+  chunk.mutable_blob()->set_sha256(Sha256Hex(bytes));
   chunk.mutable_blob()->set_size_bytes(static_cast<int64_t>(bytes.size()));
   size_t offset = 0;
   do {

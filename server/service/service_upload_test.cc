@@ -3,10 +3,10 @@
 
 #include <string>
 
+#include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/service/service_test_util.h"
-#include "server/store/sha256.h"
 
 namespace mp::service::testing {
 namespace {
@@ -44,7 +44,7 @@ TEST(UploadTest, ModelUploadStoresBytesAndSubmitsInspectJob) {
   const std::string bytes = Bytes(3 * (1 << 20) + 123);
   absl::StatusOr<v1::Model> model = t.UploadModel(bytes, "", 1 << 20);
   ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ(model->blob().sha256(), store::Sha256Hex(bytes));
+  EXPECT_EQ(model->blob().sha256(), Sha256Hex(bytes));
   EXPECT_EQ(model->blob().size_bytes(), static_cast<int64_t>(bytes.size()));
   EXPECT_EQ(model->name(), "model.onnx");
   EXPECT_EQ(*t.blobs->ReadAll(model->blob().sha256(), 1 << 30), bytes);
@@ -77,7 +77,7 @@ TEST(UploadTest, ShaMismatchKeepsNothing) {
   TestServer t;
   ASSERT_TRUE(t.status().ok()) << t.status();
   const std::string bytes = Bytes(5000);
-  absl::StatusOr<v1::Model> model = t.UploadModel(bytes, "", 1000, store::Sha256Hex("other"));
+  absl::StatusOr<v1::Model> model = t.UploadModel(bytes, "", 1000, Sha256Hex("other"));
   ASSERT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(model.status().message()), HasSubstr("sha256"));
   // Declared size different from what was sent.

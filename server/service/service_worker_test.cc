@@ -2,11 +2,11 @@
 #include <future>
 #include <string>
 
+#include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/service/grpc_status.h"
 #include "server/service/service_test_util.h"
-#include "server/store/sha256.h"
 
 namespace mp::service::testing {
 namespace {
@@ -213,7 +213,7 @@ TEST(WorkerServiceTest, CompleteChecksArtifactBlobs) {
   complete.set_epoch(lease->lease().epoch());
   v1::Artifact* artifact = complete.add_artifacts();
   artifact->set_name("model");
-  artifact->mutable_blob()->set_sha256(store::Sha256Hex("never put"));
+  artifact->mutable_blob()->set_sha256(Sha256Hex("never put"));
   artifact->mutable_blob()->set_size_bytes(9);
   auto context = TestServer::Context();
   v1::CompleteJobResponse done;

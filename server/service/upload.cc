@@ -1,12 +1,12 @@
 #include "server/service/upload.h"
 
-#include "server/store/sha256.h"
+#include "common/sha256.h"
 
 namespace mp::service {
 
 absl::Status ValidateDeclaration(std::string_view field, const UploadDeclaration& declared,
                                  int64_t max_upload_bytes) {
-  if (!store::IsSha256Hex(declared.sha256)) {
+  if (!IsSha256Hex(declared.sha256)) {
     return absl::InvalidArgumentError(StrCat(field,
                                              ".sha256: must be 64 lowercase hex digits, got '",
                                              declared.sha256.substr(0, 80), "'"));

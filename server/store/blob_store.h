@@ -30,8 +30,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/sha256.h"
 #include "modelpress/v1/common.pb.h"
-#include "server/store/sha256.h"
 
 namespace mp::store {
 

@@ -1,59 +1,24 @@
 #include "workers/runtime/blob_transfer.h"
 
-#include <openssl/evp.h>
-
 #include <fstream>
 #include <system_error>
-#include <vector>
 
-#include "common/check.h"
+#include "common/chunked_read.h"
+#include "common/sha256.h"
 #include "common/status.h"
 
 namespace mp::runtime {
 
 namespace v1 = ::modelpress::v1;
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  MP_CHECK(ctx_ != nullptr);
-  MP_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) == 1);
-}
-
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
-
-void Sha256::Update(std::string_view bytes) {
-  MP_CHECK(EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), bytes.data(), bytes.size()) == 1);
-}
-
-std::string Sha256::Hex() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  MP_CHECK(EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), digest, &len) == 1);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
-
 absl::StatusOr<v1::BlobRef> HashFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(mp::StrCat("file '", path.string(), "': cannot open"));
-  Sha256 sha;
-  std::vector<char> buf(1 << 16);
-  int64_t size = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    sha.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
-    size += n;
-  }
-  if (in.bad()) return absl::DataLossError(mp::StrCat("file '", path.string(), "': read error"));
+  absl::StatusOr<StreamDigest> digest = Sha256OfStream(in);
+  if (!digest.ok()) return Annotate(digest.status(), mp::StrCat("file '", path.string(), "'"));
   v1::BlobRef ref;
-  ref.set_sha256(sha.Hex());
-  ref.set_size_bytes(size);
+  ref.set_sha256(digest->sha256);
+  ref.set_size_bytes(digest->size_bytes);
   return ref;
 }
 
@@ -100,7 +65,7 @@ absl::Status FetchBlobToFile(v1::WorkerService::StubInterface& stub, const RpcCo
     } else if (size != blob.size_bytes()) {
       status = absl::DataLossError(
           mp::StrCat(what, ": ", size, " bytes arrived, expected ", blob.size_bytes()));
-    } else if (const std::string got = sha.Hex(); got != blob.sha256()) {
+    } else if (const std::string got = sha.HexDigest(); got != blob.sha256()) {
       status = absl::DataLossError(mp::StrCat(what, ": the bytes that arrived hash to ", got));
     }
   }
@@ -124,24 +89,16 @@ absl::StatusOr<v1::BlobRef> PutBlobFromFile(v1::WorkerService::StubInterface& st
   auto writer = stub.PutBlob(context.get(), &stored);
   v1::BlobChunk chunk;
   *chunk.mutable_blob() = declared;
-  std::string buf(static_cast<size_t>(chunk_bytes), '\0');
-  int64_t sent = 0;
-  bool first = true;
-  bool stream_ok = true;
-  while (stream_ok && (first || sent < declared.size_bytes())) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const std::streamsize n = in.gcount();
-    if (n < 0 || (n == 0 && !first)) break;
-    chunk.set_data(buf.data(), static_cast<size_t>(n));
-    stream_ok = writer->Write(chunk);
-    chunk.clear_blob();
-    sent += n;
-    first = false;
-  }
-  if (stream_ok) writer->WritesDone();
-  grpc::Status end = writer->Finish();
-  RETURN_IF_ERROR(FromGrpc(end, what));
-  if (sent != declared.size_bytes()) {
+  const ChunkedReadResult sent =
+      ReadInChunks(in, chunk_bytes, declared.size_bytes(), [&](std::string_view piece) {
+        chunk.set_data(piece.data(), piece.size());
+        const bool ok = writer->Write(chunk);
+        chunk.clear_blob();
+        return ok;
+      });
+  if (sent.send_ok) writer->WritesDone();
+  RETURN_IF_ERROR(FromGrpc(writer->Finish(), what));
+  if (sent.bytes != declared.size_bytes()) {
     return absl::InternalError(mp::StrCat(what, ": the file changed while it was sent"));
   }
   if (stored.sha256() != declared.sha256()) {

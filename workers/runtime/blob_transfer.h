@@ -18,20 +18,6 @@
 
 namespace mp::runtime {
 
-// Incremental SHA-256 (OpenSSL EVP). Hex() finalizes; call it once.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(std::string_view bytes);
-  std::string Hex();  // lowercase, 64 digits
-
- private:
-  void* ctx_;  // EVP_MD_CTX
-};
-
 // sha256 and size of a file.
 absl::StatusOr<modelpress::v1::BlobRef> HashFile(const std::filesystem::path& path);
 

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/sha256.h"
 #include "modelpress/v1/worker.grpc.pb.h"
 #include "workers/runtime/blob_transfer.h"
 
@@ -29,10 +30,8 @@ class FakeWorkerService final : public v1::WorkerService::Service {
 
   // Stores `bytes` and returns its BlobRef.
   v1::BlobRef AddBlob(const std::string& bytes) {
-    Sha256 sha;
-    sha.Update(bytes);
     v1::BlobRef ref;
-    ref.set_sha256(sha.Hex());
+    ref.set_sha256(Sha256Hex(bytes));
     ref.set_size_bytes(static_cast<int64_t>(bytes.size()));
     absl::MutexLock lock(&mu);
     blobs[ref.sha256()] = bytes;
@@ -129,9 +128,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
       if (chunks++ == 0) declared = chunk.blob();
       bytes += chunk.data();
     }
-    Sha256 sha;
-    sha.Update(bytes);
-    const std::string got = sha.Hex();
+    const std::string got = Sha256Hex(bytes);
     if (got != declared.sha256() || int64_t(bytes.size()) != declared.size_bytes()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "fake: digest mismatch");
     }

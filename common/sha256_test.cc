@@ -1,10 +1,11 @@
-#include "server/store/sha256.h"
+#include "common/sha256.h"
 
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace mp::store {
+namespace mp {
 namespace {
 
 // FIPS 180-4 / NIST CSHS example vectors.
@@ -30,6 +31,26 @@ TEST(Sha256Test, IncrementalEqualsOneShot) {
   EXPECT_EQ(hasher.HexDigest(), Sha256Hex(data));
 }
 
+TEST(Sha256Test, KnownDigests) {
+  Sha256 empty;
+  EXPECT_EQ(empty.HexDigest(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 abc;
+  abc.Update("a");
+  abc.Update("bc");
+  EXPECT_EQ(abc.HexDigest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Sha256Test, OfStreamGivesDigestAndSize) {
+  const std::string data(200'000, 'q');  // more than one read buffer
+  std::istringstream in(data);
+  absl::StatusOr<StreamDigest> digest = Sha256OfStream(in);
+  ASSERT_TRUE(digest.ok()) << digest.status();
+  EXPECT_EQ(digest->sha256, Sha256Hex(data));
+  EXPECT_EQ(digest->size_bytes, 200'000);
+  std::istringstream empty("");
+  EXPECT_EQ(Sha256OfStream(empty)->sha256, Sha256Hex(""));
+}
+
 TEST(Sha256Test, IsSha256Hex) {
   EXPECT_TRUE(IsSha256Hex(Sha256Hex("x")));
   EXPECT_FALSE(IsSha256Hex(""));
@@ -40,4 +61,4 @@ TEST(Sha256Test, IsSha256Hex) {
 }
 
 }  // namespace
-}  // namespace mp::store
+}  // namespace mp

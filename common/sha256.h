@@ -1,13 +1,18 @@
 // SHA-256 (FIPS 180-4) over OpenSSL's libcrypto, with lowercase hex output: the names of
-// content-addressed blobs and the idempotency spec hash.
-#ifndef MP_SERVER_STORE_SHA256_H_
-#define MP_SERVER_STORE_SHA256_H_
+// content-addressed blobs, the idempotency spec hash, and the digests that uploads, blob
+// transfers and downloads declare and verify.
+#ifndef MP_COMMON_SHA256_H_
+#define MP_COMMON_SHA256_H_
 
+#include <cstdint>
+#include <istream>
 #include <memory>
 #include <string>
 #include <string_view>
 
-namespace mp::store {
+#include "absl/status/statusor.h"
+
+namespace mp {
 
 // Incremental hasher: Update() any number of times, then HexDigest() once.
 class Sha256 {
@@ -32,6 +37,14 @@ std::string Sha256Hex(std::string_view bytes);
 // True iff `text` is 64 lowercase hex digits.
 bool IsSha256Hex(std::string_view text);
 
-}  // namespace mp::store
+// The sha256 and size of everything `in` yields up to its end.
+struct StreamDigest {
+  std::string sha256;
+  int64_t size_bytes = 0;
+};
+// Reads `in` to its end. DATA_LOSS "read error" if the stream fails on the way.
+absl::StatusOr<StreamDigest> Sha256OfStream(std::istream& in);
 
-#endif  // MP_SERVER_STORE_SHA256_H_
+}  // namespace mp
+
+#endif  // MP_COMMON_SHA256_H_

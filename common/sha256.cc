@@ -1,10 +1,12 @@
-#include "server/store/sha256.h"
+#include "common/sha256.h"
 
 #include <openssl/evp.h>
 
+#include <vector>
+
 #include "common/check.h"
 
-namespace mp::store {
+namespace mp {
 
 struct Sha256::State {
   EVP_MD_CTX* ctx = nullptr;
@@ -55,4 +57,20 @@ bool IsSha256Hex(std::string_view text) {
   return true;
 }
 
-}  // namespace mp::store
+absl::StatusOr<StreamDigest> Sha256OfStream(std::istream& in) {
+  Sha256 hasher;
+  std::vector<char> buf(1 << 16);
+  StreamDigest digest;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize n = in.gcount();
+    if (n <= 0) break;
+    hasher.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    digest.size_bytes += n;
+  }
+  if (in.bad()) return absl::DataLossError("read error");
+  digest.sha256 = hasher.HexDigest();
+  return digest;
+}
+
+}  // namespace mp
