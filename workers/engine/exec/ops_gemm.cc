@@ -117,56 +117,38 @@ absl::StatusOr<PreparedOp> PrepareGemm(const PrepareContext& ctx) {
 
 class MatMulKernel : public OpKernel {
  public:
-  struct Params {
-    int64_t m = 0, n = 0, k = 0;
-    Shape batch;                                // broadcast batch dims
-    std::vector<int64_t> a_strides, b_strides;  // per batch dim, in matrices
-    bool fold = false;                          // B is one matrix: A's batch folds into M
-  };
-  MatMulKernel(Params p, std::unique_ptr<kernels::PackedB> packed)
-      : p_(std::move(p)), packed_(std::move(packed)) {}
+  MatMulKernel(internal::MatMulShape s, std::unique_ptr<kernels::PackedB> packed)
+      : s_(std::move(s)), packed_(std::move(packed)) {}
 
   absl::Status Run(RunContext& ctx) override {
     const float* a = ctx.inputs[0].data<float>();
     const float* b = ctx.inputs[1].data<float>();
     float* y = ctx.outputs[0].mutable_data<float>();
-    const int64_t batches = p_.batch.num_elements();
-    if (p_.k == 0) {
-      std::fill(y, y + batches * p_.m * p_.n, 0.0f);
+    const int64_t batches = s_.batch.num_elements();
+    if (s_.k == 0) {
+      std::fill(y, y + batches * s_.m * s_.n, 0.0f);
       return absl::OkStatus();
     }
-    if (p_.fold) {
-      Gemm(batches * p_.m, a, b, y, ctx.pool);
+    if (s_.fold) {
+      Gemm(batches * s_.m, a, b, y, ctx.pool);
       return absl::OkStatus();
     }
-    const int rank = p_.batch.rank();
-    std::vector<int64_t> index(static_cast<size_t>(rank), 0);
-    int64_t oa = 0, ob = 0;
-    for (int64_t t = 0; t < batches; ++t) {
-      Gemm(p_.m, a + oa * p_.m * p_.k, b + ob * p_.k * p_.n, y + t * p_.m * p_.n, ctx.pool);
-      for (int d = rank - 1; d >= 0; --d) {
-        const size_t du = static_cast<size_t>(d);
-        oa += p_.a_strides[du];
-        ob += p_.b_strides[du];
-        if (++index[du] < p_.batch.dim(d)) break;
-        oa -= p_.a_strides[du] * p_.batch.dim(d);
-        ob -= p_.b_strides[du] * p_.batch.dim(d);
-        index[du] = 0;
-      }
-    }
+    internal::ForEachMatMulBatch(s_, [&](int64_t t, int64_t ia, int64_t ib) {
+      Gemm(s_.m, a + ia * s_.m * s_.k, b + ib * s_.k * s_.n, y + t * s_.m * s_.n, ctx.pool);
+    });
     return absl::OkStatus();
   }
 
  private:
   void Gemm(int64_t m, const float* a, const float* b, float* y, kernels::ThreadPool* pool) {
     if (packed_) {
-      kernels::SgemmPacked(false, m, 1.0f, a, p_.k, *packed_, 0.0f, y, p_.n, pool);
+      kernels::SgemmPacked(false, m, 1.0f, a, s_.k, *packed_, 0.0f, y, s_.n, pool);
     } else {
-      kernels::Sgemm(false, false, m, p_.n, p_.k, 1.0f, a, p_.k, b, p_.n, 0.0f, y, p_.n, pool);
+      kernels::Sgemm(false, false, m, s_.n, s_.k, 1.0f, a, s_.k, b, s_.n, 0.0f, y, s_.n, pool);
     }
   }
 
-  Params p_;
+  internal::MatMulShape s_;
   std::unique_ptr<kernels::PackedB> packed_;
 };
 
@@ -175,38 +157,14 @@ absl::StatusOr<PreparedOp> PrepareMatMul(const PrepareContext& ctx) {
     RETURN_IF_ERROR(RequireDType(ctx, i, {DType::kFloat32}));
     RETURN_IF_ERROR(RequireRank(ctx, i, 1, Shape::kMaxRank));
   }
-  std::vector<int64_t> a = ctx.input(0).shape.dims();
-  std::vector<int64_t> b = ctx.input(1).shape.dims();
-  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
-  if (a_vec) a.insert(a.begin(), 1);
-  if (b_vec) b.push_back(1);
-  MatMulKernel::Params p;
-  p.m = a[a.size() - 2];
-  p.k = a[a.size() - 1];
-  p.n = b[b.size() - 1];
-  if (b[b.size() - 2] != p.k) {
-    return InvalidInput(
-        ctx, 1,
-        StrCat("shape ", ctx.input(1).shape.ToString(), " has K = ", b[b.size() - 2],
-               ", but input 0 ", ctx.input(0).shape.ToString(), " has K = ", p.k));
-  }
-  const Shape a_batch(std::vector<int64_t>(a.begin(), a.end() - 2));
-  const Shape b_batch(std::vector<int64_t>(b.begin(), b.end() - 2));
-  const Shape batches[2] = {a_batch, b_batch};
-  ASSIGN_OR_RETURN(p.batch, BroadcastShapes(ctx.node, batches));
-  p.a_strides = BroadcastStrides(a_batch, p.batch);
-  p.b_strides = BroadcastStrides(b_batch, p.batch);
-  p.fold = b_batch.num_elements() == 1;
-  std::vector<int64_t> out = p.batch.dims();
-  if (!a_vec) out.push_back(p.m);
-  if (!b_vec) out.push_back(p.n);
-  ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, DType::kFloat32, std::move(out)));
+  ASSIGN_OR_RETURN(internal::MatMulShape s, internal::GetMatMulShape(ctx, 0, 1));
+  ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, DType::kFloat32, s.out));
   std::unique_ptr<kernels::PackedB> packed;
-  if (p.fold && ctx.input(1).is_constant() && p.k > 0 && p.n > 0) {
-    packed = kernels::PackedB::Pack(false, p.k, p.n, ctx.input(1).value->data<float>(), p.n);
+  if (s.fold && ctx.input(1).is_constant() && s.k > 0 && s.n > 0) {
+    packed = kernels::PackedB::Pack(false, s.k, s.n, ctx.input(1).value->data<float>(), s.n);
   }
   return internal::SingleOutput(ctx, DType::kFloat32, y,
-                                std::make_unique<MatMulKernel>(std::move(p), std::move(packed)));
+                                std::make_unique<MatMulKernel>(std::move(s), std::move(packed)));
 }
 
 }  // namespace

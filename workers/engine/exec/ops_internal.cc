@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/status.h"
+#include "common/str_cat.h"
+
 namespace mp::exec::internal {
 
 void ParallelCopy(const void* src, void* dst, int64_t bytes, kernels::ThreadPool* pool) {
@@ -114,6 +117,35 @@ void StridedCopy(const void* src, int64_t offset, std::span<const int64_t> src_s
   } else {
     pool->ParallelFor(rows, min_rows, run);
   }
+}
+
+absl::StatusOr<MatMulShape> GetMatMulShape(const PrepareContext& ctx, int a, int b) {
+  std::vector<int64_t> ad = ctx.input(a).shape.dims();
+  std::vector<int64_t> bd = ctx.input(b).shape.dims();
+  const bool a_vec = ad.size() == 1, b_vec = bd.size() == 1;
+  if (a_vec) ad.insert(ad.begin(), 1);
+  if (b_vec) bd.push_back(1);
+  MatMulShape s;
+  s.m = ad[ad.size() - 2];
+  s.k = ad[ad.size() - 1];
+  s.n = bd[bd.size() - 1];
+  if (bd[bd.size() - 2] != s.k) {
+    return InvalidInput(
+        ctx, b,
+        StrCat("shape ", ctx.input(b).shape.ToString(), " has K = ", bd[bd.size() - 2],
+               ", but input ", a, " ", ctx.input(a).shape.ToString(), " has K = ", s.k));
+  }
+  const Shape a_batch(std::vector<int64_t>(ad.begin(), ad.end() - 2));
+  const Shape b_batch(std::vector<int64_t>(bd.begin(), bd.end() - 2));
+  const Shape batches[2] = {a_batch, b_batch};
+  ASSIGN_OR_RETURN(s.batch, BroadcastShapes(ctx.node, batches));
+  s.a_strides = BroadcastStrides(a_batch, s.batch);
+  s.b_strides = BroadcastStrides(b_batch, s.batch);
+  s.fold = b_batch.num_elements() == 1;
+  s.out = s.batch.dims();
+  if (!a_vec) s.out.push_back(s.m);
+  if (!b_vec) s.out.push_back(s.n);
+  return s;
 }
 
 }  // namespace mp::exec::internal

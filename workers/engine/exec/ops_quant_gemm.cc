@@ -48,33 +48,30 @@ class QMatMulKernel : public OpKernel {
   struct Params {
     Slots slots;
     bool requant = false;  // QLinearMatMul
-    int64_t m = 0, n = 0, k = 0;
-    Shape batch;
-    std::vector<int64_t> a_strides, b_strides;
-    bool fold = false;
+    MatMulShape shape;
     QType a_type = QType::kUint8, b_type = QType::kUint8, y_type = QType::kUint8;
   };
   QMatMulKernel(Params p, std::unique_ptr<kernels::PackedQB> packed)
       : p_(std::move(p)), packed_(std::move(packed)) {}
 
   absl::Status Run(RunContext& ctx) override {
+    const MatMulShape& s = p_.shape;
     const Tensor& a = Input(ctx, p_.slots.a);
     const Tensor& b = Input(ctx, p_.slots.b);
     const int32_t za = ZeroPointAt(Input(ctx, p_.slots.a_zp), 0);
-    const std::vector<int32_t> zb = ZeroPoints(Input(ctx, p_.slots.b_zp), p_.n);
+    const std::vector<int32_t> zb = ZeroPoints(Input(ctx, p_.slots.b_zp), s.n);
     const bool zb_per_column = Input(ctx, p_.slots.b_zp).num_elements() > 1;
-    const int64_t batches = p_.batch.num_elements();
-    const int64_t rows = batches * p_.m;  // output rows over all batches
+    const int64_t rows = s.batch.num_elements() * s.m;  // output rows over all batches
     std::vector<int32_t> scratch;
     int32_t* acc = nullptr;
     if (p_.requant) {
-      scratch.resize(static_cast<size_t>(rows * p_.n));
+      scratch.resize(static_cast<size_t>(rows * s.n));
       acc = scratch.data();
     }
     std::vector<float> scales;
     if (p_.requant) {
       scales = RequantScales(Input(ctx, p_.slots.a_scale), Input(ctx, p_.slots.b_scale),
-                             Input(ctx, p_.slots.y_scale), p_.n);
+                             Input(ctx, p_.slots.y_scale), s.n);
     }
     const int32_t zy = p_.requant ? ZeroPointAt(Input(ctx, p_.slots.y_zp), 0) : 0;
     const uint8_t* ab = static_cast<const uint8_t*>(a.raw_data());
@@ -82,40 +79,26 @@ class QMatMulKernel : public OpKernel {
     uint8_t* yb = static_cast<uint8_t*>(ctx.outputs[0].mutable_raw_data());
     // One GEMM of `m` rows: A at a_off elements, B matrix index b_index, output rows at row0.
     auto gemm = [&](int64_t m, int64_t a_off, int64_t b_index, int64_t row0) {
-      int32_t* c = p_.requant ? acc + row0 * p_.n : reinterpret_cast<int32_t*>(yb) + row0 * p_.n;
+      int32_t* c = p_.requant ? acc + row0 * s.n : reinterpret_cast<int32_t*>(yb) + row0 * s.n;
       if (packed_) {
-        kernels::QGemm(m, ab + a_off, p_.a_type, p_.k, za, *packed_, c, p_.n, ctx.pool);
+        kernels::QGemm(m, ab + a_off, p_.a_type, s.k, za, *packed_, c, s.n, ctx.pool);
       } else {
-        kernels::QGemm(false, m, p_.n, p_.k, ab + a_off, p_.a_type, p_.k, za,
-                       bb + b_index * p_.k * p_.n, p_.b_type, p_.n, zb.data(), zb_per_column, c,
-                       p_.n, ctx.pool);
+        kernels::QGemm(false, m, s.n, s.k, ab + a_off, p_.a_type, s.k, za, bb + b_index * s.k * s.n,
+                       p_.b_type, s.n, zb.data(), zb_per_column, c, s.n, ctx.pool);
       }
     };
-    if (p_.fold) {
+    if (s.fold) {
       gemm(rows, 0, 0, 0);
     } else {
-      const int rank = p_.batch.rank();
-      std::vector<int64_t> index(static_cast<size_t>(rank), 0);
-      int64_t oa = 0, ob = 0;
-      for (int64_t t = 0; t < batches; ++t) {
-        gemm(p_.m, oa * p_.m * p_.k, ob, t * p_.m);
-        for (int d = rank - 1; d >= 0; --d) {
-          const size_t du = static_cast<size_t>(d);
-          oa += p_.a_strides[du];
-          ob += p_.b_strides[du];
-          if (++index[du] < p_.batch.dim(d)) break;
-          oa -= p_.a_strides[du] * p_.batch.dim(d);
-          ob -= p_.b_strides[du] * p_.batch.dim(d);
-          index[du] = 0;
-        }
-      }
+      ForEachMatMulBatch(
+          s, [&](int64_t t, int64_t ia, int64_t ib) { gemm(s.m, ia * s.m * s.k, ib, t * s.m); });
     }
     if (p_.requant) {
       const Tensor& bias = Input(ctx, p_.slots.bias);
       const int32_t* bias_data = bias.defined() ? bias.data<int32_t>() : nullptr;
       for (int64_t r = 0; r < rows; ++r) {
-        kernels::RequantizePerElement(acc + r * p_.n, p_.n, bias_data, scales.data(), zy, p_.y_type,
-                                      yb + r * p_.n);
+        kernels::RequantizePerElement(acc + r * s.n, s.n, bias_data, scales.data(), zy, p_.y_type,
+                                      yb + r * s.n);
       }
     }
     return absl::OkStatus();
@@ -134,32 +117,19 @@ absl::StatusOr<PreparedOp> PrepareQMatMul(const PrepareContext& ctx, const Slots
   ASSIGN_OR_RETURN(p.b_type, RequireQType(ctx, s.b));
   RETURN_IF_ERROR(RequireRank(ctx, s.a, 1, Shape::kMaxRank));
   RETURN_IF_ERROR(RequireRank(ctx, s.b, 1, Shape::kMaxRank));
-  std::vector<int64_t> a = ctx.input(s.a).shape.dims();
-  std::vector<int64_t> b = ctx.input(s.b).shape.dims();
-  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
-  if (a_vec) a.insert(a.begin(), 1);
-  if (b_vec) b.push_back(1);
-  p.m = a[a.size() - 2];
-  p.k = a[a.size() - 1];
-  p.n = b[b.size() - 1];
-  if (b[b.size() - 2] != p.k) {
-    return InvalidInput(
-        ctx, s.b,
-        StrCat("shape ", ctx.input(s.b).shape.ToString(), " has K = ", b[b.size() - 2],
-               ", but input ", s.a, " ", ctx.input(s.a).shape.ToString(), " has K = ", p.k));
-  }
+  ASSIGN_OR_RETURN(p.shape, GetMatMulShape(ctx, s.a, s.b));
+  const int64_t n = p.shape.n;
   if (s.bias >= 0 && ctx.has_input(s.bias)) {
     RETURN_IF_ERROR(RequireDType(ctx, s.bias, {DType::kInt32}));
     const Shape& bs = ctx.input(s.bias).shape;
-    if (bs.rank() != 1 || bs.dim(0) != p.n) {
-      return InvalidInput(ctx, s.bias,
-                          StrCat("has shape ", bs.ToString(), ", expected [", p.n, "]"));
+    if (bs.rank() != 1 || bs.dim(0) != n) {
+      return InvalidInput(ctx, s.bias, StrCat("has shape ", bs.ToString(), ", expected [", n, "]"));
     }
   }
   if (requant) {
     ASSIGN_OR_RETURN(p.y_type, RequireQType(ctx, s.y_zp));
     RETURN_IF_ERROR(CheckQParams(ctx, s.a_scale, s.a_zp, 0, ctx.input(s.a).dtype, "a").status());
-    RETURN_IF_ERROR(CheckQParams(ctx, s.b_scale, s.b_zp, p.n, ctx.input(s.b).dtype, "b").status());
+    RETURN_IF_ERROR(CheckQParams(ctx, s.b_scale, s.b_zp, n, ctx.input(s.b).dtype, "b").status());
     RETURN_IF_ERROR(CheckQParams(ctx, s.y_scale, s.y_zp, 0, ctx.input(s.y_zp).dtype, "y").status());
   } else {
     if (ctx.has_input(s.a_zp)) {
@@ -177,32 +147,22 @@ absl::StatusOr<PreparedOp> PrepareQMatMul(const PrepareContext& ctx, const Slots
       if (z.dtype != ctx.input(s.b).dtype) {
         return InvalidInput(ctx, s.b_zp, "b zero point dtype differs from input 1's");
       }
-      if (z.shape.num_elements() != 1 && !(z.shape.rank() == 1 && z.shape.dim(0) == p.n)) {
+      if (z.shape.num_elements() != 1 && !(z.shape.rank() == 1 && z.shape.dim(0) == n)) {
         return Unimplemented(
             ctx, StrCat("input ", s.b_zp, " (b_zero_point) of shape ", z.shape.ToString(),
-                        ": one value or [", p.n, "] is supported"));
+                        ": one value or [", n, "] is supported"));
       }
     }
   }
-  const Shape a_batch(std::vector<int64_t>(a.begin(), a.end() - 2));
-  const Shape b_batch(std::vector<int64_t>(b.begin(), b.end() - 2));
-  const Shape batches[2] = {a_batch, b_batch};
-  ASSIGN_OR_RETURN(p.batch, BroadcastShapes(ctx.node, batches));
-  p.a_strides = BroadcastStrides(a_batch, p.batch);
-  p.b_strides = BroadcastStrides(b_batch, p.batch);
-  p.fold = b_batch.num_elements() == 1;
-  std::vector<int64_t> out = p.batch.dims();
-  if (!a_vec) out.push_back(p.m);
-  if (!b_vec) out.push_back(p.n);
   const DType y_dtype = requant ? ctx.input(s.y_zp).dtype : DType::kInt32;
-  ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, y_dtype, std::move(out)));
+  ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, y_dtype, p.shape.out));
   std::unique_ptr<kernels::PackedQB> packed;
   const bool zp_const = !ctx.has_input(s.b_zp) || ctx.input(s.b_zp).is_constant();
-  if (p.fold && ctx.input(s.b).is_constant() && zp_const && p.n > 0) {
+  if (p.shape.fold && ctx.input(s.b).is_constant() && zp_const && n > 0) {
     Tensor zp_tensor = ctx.has_input(s.b_zp) ? *ctx.input(s.b_zp).value : Tensor();
-    const std::vector<int32_t> zb = ZeroPoints(zp_tensor, p.n);
-    packed = kernels::PackedQB::Pack(false, p.k, p.n, ctx.input(s.b).value->raw_data(), p.b_type,
-                                     p.n, zb.data(), true);
+    const std::vector<int32_t> zb = ZeroPoints(zp_tensor, n);
+    packed = kernels::PackedQB::Pack(false, p.shape.k, n, ctx.input(s.b).value->raw_data(),
+                                     p.b_type, n, zb.data(), true);
   }
   return SingleOutput(ctx, y_dtype, y,
                       std::make_unique<QMatMulKernel>(std::move(p), std::move(packed)));
