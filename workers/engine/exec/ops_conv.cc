@@ -31,6 +31,7 @@ namespace {
 
 using internal::AutoPad;
 using internal::IntsToString;
+using internal::SetSpatial;
 using internal::WindowAttrs;
 
 class ConvKernel : public OpKernel {
@@ -100,29 +101,6 @@ absl::StatusOr<int> CheckOperands(const PrepareContext& ctx, int64_t group, int6
     }
   }
   return x.rank() - 2;
-}
-
-// Fills the spatial fields of `p` from per-axis vectors (1-D maps to width).
-void SetSpatial(int spatial, const std::vector<int64_t>& in, const std::vector<int64_t>& out,
-                const WindowAttrs& a, kernels::Conv2dParams* p) {
-  const size_t n = static_cast<size_t>(spatial);
-  const size_t h = 0, w = n - 1;  // for 1-D both index axis 0; h-fields stay 1 / 0
-  p->in_w = in[w];
-  p->out_w = out[w];
-  p->kernel_w = a.kernel[w];
-  p->stride_w = a.strides[w];
-  p->dilation_w = a.dilations[w];
-  p->pad_left = a.pads[w];
-  p->pad_right = a.pads[n + w];
-  if (spatial == 2) {
-    p->in_h = in[h];
-    p->out_h = out[h];
-    p->kernel_h = a.kernel[h];
-    p->stride_h = a.strides[h];
-    p->dilation_h = a.dilations[h];
-    p->pad_top = a.pads[h];
-    p->pad_bottom = a.pads[n + h];
-  }
 }
 
 absl::StatusOr<PreparedOp> PrepareConv(const PrepareContext& ctx) {

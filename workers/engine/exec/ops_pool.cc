@@ -83,23 +83,7 @@ absl::StatusOr<PreparedOp> PreparePool(const PrepareContext& ctx) {
   p.batch = x.dim(0);
   p.channels = x.dim(1);
   p.count_include_pad = count_include_pad != 0;
-  const size_t w = n - 1;
-  p.in_w = in[w];
-  p.out_w = out[w];
-  p.kernel_w = attrs.kernel[w];
-  p.stride_w = attrs.strides[w];
-  p.dilation_w = attrs.dilations[w];
-  p.pad_left = attrs.pads[w];
-  p.pad_right = attrs.pads[n + w];
-  if (spatial == 2) {
-    p.in_h = in[0];
-    p.out_h = out[0];
-    p.kernel_h = attrs.kernel[0];
-    p.stride_h = attrs.strides[0];
-    p.dilation_h = attrs.dilations[0];
-    p.pad_top = attrs.pads[0];
-    p.pad_bottom = attrs.pads[n];
-  }
+  internal::SetSpatial(spatial, in, out, attrs, &p);
   std::vector<int64_t> dims = {x.dim(0), x.dim(1)};
   dims.insert(dims.end(), out.begin(), out.end());
   ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, DType::kFloat32, std::move(dims)));

@@ -148,23 +148,7 @@ absl::StatusOr<PreparedOp> PrepareQConv(const PrepareContext& ctx, const Slots& 
   p.in_channels = c;
   p.out_channels = m;
   p.group = group;
-  const size_t n = static_cast<size_t>(spatial), wi = n - 1;  // 1-D maps to width
-  p.in_w = in[wi];
-  p.out_w = out[wi];
-  p.kernel_w = attrs.kernel[wi];
-  p.stride_w = attrs.strides[wi];
-  p.dilation_w = attrs.dilations[wi];
-  p.pad_left = attrs.pads[wi];
-  p.pad_right = attrs.pads[n + wi];
-  if (spatial == 2) {
-    p.in_h = in[0];
-    p.out_h = out[0];
-    p.kernel_h = attrs.kernel[0];
-    p.stride_h = attrs.strides[0];
-    p.dilation_h = attrs.dilations[0];
-    p.pad_top = attrs.pads[0];
-    p.pad_bottom = attrs.pads[n];
-  }
+  SetSpatial(spatial, in, out, attrs, &p);
   std::vector<int64_t> dims = {x.dim(0), m};
   dims.insert(dims.end(), out.begin(), out.end());
   const DType y_dtype = requant ? ctx.input(s.y_zp).dtype : DType::kInt32;

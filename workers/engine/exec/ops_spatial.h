@@ -49,6 +49,32 @@ absl::StatusOr<std::vector<int64_t>> ForwardOutputSizes(const PrepareContext& ct
                                                         std::span<const int64_t> in, bool ceil_mode,
                                                         WindowAttrs* attrs);
 
+// Fills the spatial fields of a kernels::Conv2dParams or kernels::Pool2dParams from per-axis
+// vectors of `spatial` (1 or 2) entries: 1-D maps to width, leaving the height fields at
+// their defaults (size 1, no padding).
+template <typename Params>
+void SetSpatial(int spatial, std::span<const int64_t> in, std::span<const int64_t> out,
+                const WindowAttrs& a, Params* p) {
+  const size_t n = static_cast<size_t>(spatial);
+  const size_t h = 0, w = n - 1;
+  p->in_w = in[w];
+  p->out_w = out[w];
+  p->kernel_w = a.kernel[w];
+  p->stride_w = a.strides[w];
+  p->dilation_w = a.dilations[w];
+  p->pad_left = a.pads[w];
+  p->pad_right = a.pads[n + w];
+  if (spatial == 2) {
+    p->in_h = in[h];
+    p->out_h = out[h];
+    p->kernel_h = a.kernel[h];
+    p->stride_h = a.strides[h];
+    p->dilation_h = a.dilations[h];
+    p->pad_top = a.pads[h];
+    p->pad_bottom = a.pads[n + h];
+  }
+}
+
 // "[1, 2, 3]" for messages.
 std::string IntsToString(std::span<const int64_t> v);
 
