@@ -5,6 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "common/str_cat.h"
+#include "workers/engine/kernels/elementwise.h"
 
 namespace mp::exec {
 namespace {
@@ -139,13 +140,8 @@ std::vector<int64_t> RowMajorStrides(const Shape& shape) {
 
 std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out) {
   std::vector<int64_t> strides(static_cast<size_t>(out.rank()), 0);
-  std::vector<int64_t> in_strides = RowMajorStrides(in);
-  const int offset = out.rank() - in.rank();
-  for (int d = 0; d < in.rank(); ++d) {
-    if (in.dim(d) != 1) {
-      strides[static_cast<size_t>(offset + d)] = in_strides[static_cast<size_t>(d)];
-    }
-  }
+  kernels::BroadcastStrides(in.rank(), in.dims().data(), out.rank(), out.dims().data(),
+                            strides.data());
   return strides;
 }
 

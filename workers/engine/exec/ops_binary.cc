@@ -97,7 +97,11 @@ class FloatVariadicKernel : public OpKernel {
  public:
   // `mean`: op is kAdd and the sum is divided by the input count (ONNX Mean).
   FloatVariadicKernel(BinaryOp op, bool mean, Shape out, std::vector<std::vector<int64_t>> strides)
-      : op_(op), mean_(mean), out_(std::move(out)), strides_(std::move(strides)) {}
+      : op_(op),
+        mean_(mean),
+        out_(std::move(out)),
+        strides_(std::move(strides)),
+        dense_(RowMajorStrides(out_)) {}
   absl::Status Run(RunContext& ctx) override {
     float* y = ctx.outputs[0].mutable_data<float>();
     const int rank = out_.rank();
@@ -111,9 +115,8 @@ class FloatVariadicKernel : public OpKernel {
     }
     kernels::Binary(op_, rank, dims, ctx.inputs[0].data<float>(), strides_[0].data(),
                     ctx.inputs[1].data<float>(), strides_[1].data(), y, ctx.pool);
-    const std::vector<int64_t> dense = RowMajorStrides(out_);
     for (size_t k = 2; k < ctx.inputs.size(); ++k) {
-      kernels::Binary(op_, rank, dims, y, dense.data(), ctx.inputs[k].data<float>(),
+      kernels::Binary(op_, rank, dims, y, dense_.data(), ctx.inputs[k].data<float>(),
                       strides_[k].data(), y, ctx.pool);
     }
     if (mean_) {
@@ -128,23 +131,25 @@ class FloatVariadicKernel : public OpKernel {
   bool mean_;
   Shape out_;
   std::vector<std::vector<int64_t>> strides_;
+  std::vector<int64_t> dense_;  // out_'s row-major strides
 };
 
 template <typename T>
 class TypedVariadicKernel : public OpKernel {
  public:
   TypedVariadicKernel(BinaryOp op, Shape out, std::vector<std::vector<int64_t>> strides)
-      : op_(op), out_(std::move(out)), strides_(std::move(strides)) {}
+      : op_(op),
+        out_(std::move(out)),
+        strides_(std::move(strides)),
+        dense_(RowMajorStrides(out_)) {}
   absl::Status Run(RunContext& ctx) override {
     T* y = ctx.outputs[0].mutable_data<T>();
-    const std::vector<int64_t> dense = RowMajorStrides(out_);
-    const std::vector<int64_t> zero(dense.size(), 0);
     // y = broadcast(input 0), then y = op(y, input k).
-    BinaryLoop<T, T, T>(out_, ctx.inputs[0].data<T>(), strides_[0], ctx.inputs[0].data<T>(), zero,
-                        y, [](T a, T) { return a; });
+    BinaryLoop<T, T, T>(out_, ctx.inputs[0].data<T>(), strides_[0], ctx.inputs[0].data<T>(),
+                        strides_[0], y, [](T a, T) { return a; });
     const bool is_max = op_ == BinaryOp::kMax;
     for (size_t k = 1; k < ctx.inputs.size(); ++k) {
-      BinaryLoop<T, T, T>(out_, y, dense, ctx.inputs[k].data<T>(), strides_[k], y,
+      BinaryLoop<T, T, T>(out_, y, dense_, ctx.inputs[k].data<T>(), strides_[k], y,
                           [is_max](T a, T b) { return is_max ? std::max(a, b) : std::min(a, b); });
     }
     return absl::OkStatus();
@@ -154,6 +159,7 @@ class TypedVariadicKernel : public OpKernel {
   BinaryOp op_;
   Shape out_;
   std::vector<std::vector<int64_t>> strides_;
+  std::vector<int64_t> dense_;  // out_'s row-major strides
 };
 
 absl::StatusOr<Layout> MakeLayout(const PrepareContext& ctx, bool unidirectional) {

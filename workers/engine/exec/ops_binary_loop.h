@@ -67,11 +67,14 @@ T FromDouble(double v) {
 
 // One element of a binary op for a non-float32 type T. Integer arithmetic wraps (two's
 // complement, as ONNX Runtime's does) instead of overflowing; integer Div truncates toward
-// zero and the caller has rejected zero divisors; Pow goes through double.
+// zero and the caller has rejected zero divisors; integer Pow goes through double. Floating
+// T follows kernels::BinaryScalar.
 template <typename T>
 T ApplyBinary(kernels::BinaryOp op, T a, T b) {
   using kernels::BinaryOp;
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (!std::is_integral_v<T>) {
+    return kernels::BinaryScalar(op, a, b);
+  } else {
     using U = std::make_unsigned_t<T>;
     const U ua = static_cast<U>(a), ub = static_cast<U>(b);
     switch (op) {
@@ -88,32 +91,14 @@ T ApplyBinary(kernels::BinaryOp op, T a, T b) {
         return static_cast<T>(a / b);
       case BinaryOp::kPRelu:
         return a < 0 ? static_cast<T>(static_cast<U>(ua * ub)) : a;
-      default:
+      case BinaryOp::kMax:
+        return std::max(a, b);
+      case BinaryOp::kMin:
+        return std::min(a, b);
+      case BinaryOp::kPow:
         break;
     }
-  } else {
-    switch (op) {
-      case BinaryOp::kAdd:
-        return a + b;
-      case BinaryOp::kSub:
-        return a - b;
-      case BinaryOp::kMul:
-        return a * b;
-      case BinaryOp::kDiv:
-        return a / b;
-      case BinaryOp::kPRelu:
-        return a < 0 ? a * b : a;
-      default:
-        break;
-    }
-  }
-  switch (op) {
-    case kernels::BinaryOp::kMax:
-      return std::max(a, b);
-    case kernels::BinaryOp::kMin:
-      return std::min(a, b);
-    default:
-      return FromDouble<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    return FromDouble<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
   }
 }
 

@@ -343,28 +343,6 @@ void BroadcastStrides(int in_rank, const int64_t* in_shape, int out_rank, const 
   }
 }
 
-float BinaryScalar(BinaryOp op, float a, float b) {
-  switch (op) {
-    case BinaryOp::kAdd:
-      return a + b;
-    case BinaryOp::kSub:
-      return a - b;
-    case BinaryOp::kMul:
-      return a * b;
-    case BinaryOp::kDiv:
-      return a / b;
-    case BinaryOp::kPow:
-      return std::pow(a, b);
-    case BinaryOp::kMax:
-      return std::max(a, b);
-    case BinaryOp::kMin:
-      return std::min(a, b);
-    case BinaryOp::kPRelu:
-      return a < 0 ? a * b : a;
-  }
-  return 0.0f;
-}
-
 void Binary(BinaryOp op, int rank, const int64_t* out_shape, const float* a,
             const int64_t* a_strides, const float* b, const int64_t* b_strides, float* out,
             ThreadPool* pool) {

@@ -31,6 +31,8 @@
 #ifndef MP_WORKERS_ENGINE_KERNELS_ELEMENTWISE_H_
 #define MP_WORKERS_ENGINE_KERNELS_ELEMENTWISE_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "workers/engine/kernels/parallel.h"
@@ -83,8 +85,30 @@ void Unary(UnaryOp op, const UnaryParams& params, int64_t n, const float* x, flo
            ThreadPool* pool = nullptr);
 void UnaryReference(UnaryOp op, const UnaryParams& params, int64_t n, const float* x, float* y);
 
-// The scalar definitions, one element at a time.
-float BinaryScalar(BinaryOp op, float a, float b);
+// The scalar definitions, one element at a time. BinaryScalar is also the exec module's
+// float64 definition (T = float or double).
+template <typename T>
+T BinaryScalar(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::kAdd:
+      return a + b;
+    case BinaryOp::kSub:
+      return a - b;
+    case BinaryOp::kMul:
+      return a * b;
+    case BinaryOp::kDiv:
+      return a / b;
+    case BinaryOp::kPow:
+      return std::pow(a, b);
+    case BinaryOp::kMax:
+      return std::max(a, b);
+    case BinaryOp::kMin:
+      return std::min(a, b);
+    case BinaryOp::kPRelu:
+      return a < 0 ? a * b : a;
+  }
+  return T{0};
+}
 float UnaryScalar(UnaryOp op, const UnaryParams& params, float x);
 
 }  // namespace mp::kernels
