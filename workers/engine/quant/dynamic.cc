@@ -7,7 +7,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/status.h"
 #include "common/str_cat.h"
-#include "workers/engine/ir/verify.h"
 #include "workers/engine/quant/quantizer_internal.h"
 
 namespace mp::quant {
@@ -76,11 +75,7 @@ absl::StatusOr<QuantizeResult> QuantizeDynamic(const ir::Model& model,
   result.model = model;
   NameNodes(result.model.graph);
   Graph& g = result.model.graph;
-  for (const ir::Node& n : g.nodes()) {
-    if (internal::IsQuantizedOp(n.op_type())) {
-      return absl::UnimplementedError(StrCat(n.Describe(), ": the model is already quantized"));
-    }
-  }
+  RETURN_IF_ERROR(internal::CheckNotQuantized(g));
   std::vector<Site> sites;
   for (int i = 0; i < g.num_nodes(); ++i) {
     auto site = Eligible(g, NodeId{i});
@@ -108,10 +103,8 @@ absl::StatusOr<QuantizeResult> QuantizeDynamic(const ir::Model& model,
     ASSIGN_OR_RETURN(QuantizedWeight w, QuantizeWeight(site.weight, options.per_channel ? 1 : -1,
                                                        options.reduce_range, site.weight_name));
     const ValueId wq = g.AddInitializer(g.UniqueValueName(site.weight_name + "_quantized"), w.data);
-    const ValueId ws = g.AddInitializer(
-        g.UniqueValueName(site.weight_name + "_scale"),
-        options.per_channel ? Tensor::FromVector<float>(Shape({int64_t(w.scales.size())}), w.scales)
-                            : Tensor::FromVector<float>(Shape(), {w.scales[0]}));
+    const ValueId ws = g.AddInitializer(g.UniqueValueName(site.weight_name + "_scale"),
+                                        internal::ScaleTensor(w.scales, options.per_channel));
     const std::string out = g.value(y).name();
     const ValueId acc = g.AddValue(g.UniqueValueName(out + "_int32"), DType::kInt32);
     const ValueId accf = g.AddValue(g.UniqueValueName(out + "_int32_float"), DType::kFloat32);
@@ -162,10 +155,7 @@ absl::StatusOr<QuantizeResult> QuantizeDynamic(const ir::Model& model,
                               .mse = w.mse});
   }
   g.RemoveNodes(replaced);
-  g.RemoveDeadNodes();
-  RETURN_IF_ERROR(g.SortNodesTopologically());
-  absl::Status verified = ir::Verify(g);
-  if (!verified.ok()) return Annotate(verified, "dynamic graph (internal error)");
+  RETURN_IF_ERROR(internal::FinishRewrite(g, "dynamic graph"));
   return result;
 }
 

@@ -5,7 +5,6 @@
 
 #include "common/status.h"
 #include "common/str_cat.h"
-#include "workers/engine/ir/verify.h"
 #include "workers/engine/quant/quantizer_internal.h"
 
 namespace mp::quant {
@@ -26,11 +25,7 @@ Tensor ScalarOf(DType type, int32_t v) {
   return t;
 }
 
-// Scales as a float32 scalar (one value and per tensor) or 1-D tensor.
-Tensor ScaleTensor(const std::vector<float>& scales, bool per_axis) {
-  if (!per_axis) return Tensor::FromVector<float>(Shape(), {scales[0]});
-  return Tensor::FromVector<float>(Shape({int64_t(scales.size())}), scales);
-}
+using internal::ScaleTensor;
 
 // Adds `DequantizeLinear(data, scale, zero)` reading new initializers; returns its output.
 ValueId AddDequantize(Graph& g, const std::string& base, Tensor data, Tensor scale, Tensor zero,
@@ -225,11 +220,7 @@ absl::StatusOr<QuantizeResult> Quantizer::Run() {
     return absl::UnimplementedError(
         StrCat("model opset ", opset ? *opset : 0, " is below 10, which has no QuantizeLinear"));
   }
-  for (const ir::Node& n : g_.nodes()) {
-    if (internal::IsQuantizedOp(n.op_type())) {
-      return absl::UnimplementedError(StrCat(n.Describe(), ": the model is already quantized"));
-    }
-  }
+  RETURN_IF_ERROR(internal::CheckNotQuantized(g_));
   per_channel_ = options_.per_channel && *opset >= 13;
   if (options_.per_channel && !per_channel_) {
     result_.notes.push_back(
@@ -260,10 +251,7 @@ absl::StatusOr<QuantizeResult> Quantizer::Run() {
   }
   for (const internal::LayerPlan& plan : layers_) RETURN_IF_ERROR(QuantizeConstants(plan));
   for (ValueId v : order_) InsertActivationPair(v, requests_.at(v), fp32_names[size_t(v.index)]);
-  g_.RemoveDeadNodes();
-  RETURN_IF_ERROR(g_.SortNodesTopologically());
-  absl::Status verified = ir::Verify(g_);
-  if (!verified.ok()) return Annotate(verified, "quantized graph (internal error)");
+  RETURN_IF_ERROR(internal::FinishRewrite(g_, "quantized graph"));
   result_.model = std::move(model_);
   return std::move(result_);
 }

@@ -1,4 +1,5 @@
-// Internal to mp_engine_quant: how the quantizer reads one node (quantizer.h).
+// Internal to mp_engine_quant: how the quantizer reads one node (quantizer.h), and the
+// pieces the static, dynamic and weight-only rewrites share.
 #ifndef MP_WORKERS_ENGINE_QUANT_QUANTIZER_INTERNAL_H_
 #define MP_WORKERS_ENGINE_QUANT_QUANTIZER_INTERNAL_H_
 
@@ -7,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "workers/engine/ir/graph.h"
 #include "workers/engine/quant/quantizer.h"
 
@@ -33,8 +35,16 @@ bool CarriesSameParams(std::string_view op_type);
 // nullopt when a bound is not constant or `node` is neither.
 std::optional<std::pair<float, float>> ClampBounds(const ir::Graph& graph, const ir::Node& node);
 
-// True for ops that show a model is already quantized.
-bool IsQuantizedOp(std::string_view op_type);
+// UNIMPLEMENTED naming the first node (QuantizeLinear, QLinearConv, MatMulInteger, ...)
+// that shows `graph` is already quantized.
+absl::Status CheckNotQuantized(const ir::Graph& graph);
+
+// A scale initializer: a float32 scalar scales[0] (per tensor) or 1-D tensor (per axis).
+tensor::Tensor ScaleTensor(const std::vector<float>& scales, bool per_axis);
+
+// The end of every rewrite: drops dead nodes, sorts topologically and verifies; a failure
+// is our bug, annotated "<what> (internal error)".
+absl::Status FinishRewrite(ir::Graph& graph, std::string_view what);
 
 }  // namespace mp::quant::internal
 

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/status.h"
 #include "common/str_cat.h"
+#include "workers/engine/ir/verify.h"
 #include "workers/engine/quant/quantizer.h"
 #include "workers/engine/quant/quantizer_internal.h"
 
@@ -143,10 +145,29 @@ std::optional<std::pair<float, float>> ClampBounds(const Graph& g, const Node& n
   return std::make_pair(lo, hi);
 }
 
-bool IsQuantizedOp(std::string_view op) {
-  return op == "QuantizeLinear" || op == "DequantizeLinear" || op == "DynamicQuantizeLinear" ||
-         op == "QLinearConv" || op == "QLinearMatMul" || op == "MatMulInteger" ||
-         op == "ConvInteger";
+absl::Status CheckNotQuantized(const ir::Graph& graph) {
+  for (const ir::Node& n : graph.nodes()) {
+    const std::string& op = n.op_type();
+    if (op == "QuantizeLinear" || op == "DequantizeLinear" || op == "DynamicQuantizeLinear" ||
+        op == "QLinearConv" || op == "QLinearMatMul" || op == "MatMulInteger" ||
+        op == "ConvInteger") {
+      return absl::UnimplementedError(StrCat(n.Describe(), ": the model is already quantized"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+tensor::Tensor ScaleTensor(const std::vector<float>& scales, bool per_axis) {
+  if (!per_axis) return tensor::Tensor::FromVector<float>(tensor::Shape(), {scales[0]});
+  return tensor::Tensor::FromVector<float>(tensor::Shape({int64_t(scales.size())}), scales);
+}
+
+absl::Status FinishRewrite(ir::Graph& graph, std::string_view what) {
+  graph.RemoveDeadNodes();
+  RETURN_IF_ERROR(graph.SortNodesTopologically());
+  absl::Status verified = ir::Verify(graph);
+  if (!verified.ok()) return Annotate(verified, StrCat(what, " (internal error)"));
+  return absl::OkStatus();
 }
 
 }  // namespace internal

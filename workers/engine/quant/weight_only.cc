@@ -5,7 +5,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/status.h"
 #include "common/str_cat.h"
-#include "workers/engine/ir/verify.h"
+#include "workers/engine/quant/quantizer_internal.h"
 #include "workers/engine/tensor/float16.h"
 
 namespace mp::quant {
@@ -91,10 +91,7 @@ absl::StatusOr<QuantizeResult> ConvertWeights(const ir::Model& model, DType dtyp
     }
     if (any) result.layers.push_back(g.node(NodeId{i}).name());
   }
-  g.RemoveDeadNodes();
-  RETURN_IF_ERROR(g.SortNodesTopologically());
-  absl::Status verified = ir::Verify(g);
-  if (!verified.ok()) return Annotate(verified, "converted graph (internal error)");
+  RETURN_IF_ERROR(internal::FinishRewrite(g, "converted graph"));
   return result;
 }
 
