@@ -40,6 +40,15 @@ inline std::vector<float> RandomVector(int64_t n, uint32_t seed, float lo = -1.0
   return v;
 }
 
+// n bytes uniform in [0, 255] from a fixed seed (uint8 or int8 quantized data).
+inline std::vector<uint8_t> RandomBytes(int64_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> dist(0, 255);
+  std::vector<uint8_t> v(static_cast<size_t>(n));
+  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(gen));
+  return v;
+}
+
 // True when both hold the same float bit patterns (empty vectors compare equal).
 inline bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() &&

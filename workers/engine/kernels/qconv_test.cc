@@ -9,7 +9,6 @@
 #include "workers/engine/kernels/qconv.h"
 
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -19,14 +18,7 @@ namespace mp::kernels {
 namespace {
 
 using testing::ForEachTarget;
-
-std::vector<uint8_t> RandomBytes(int64_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> dist(0, 255);
-  std::vector<uint8_t> v(static_cast<size_t>(n));
-  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(gen));
-  return v;
-}
+using testing::RandomBytes;
 
 Conv2dParams Make(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t k, int64_t group,
                   int64_t stride, int64_t pad, int64_t dilation) {

@@ -19,14 +19,7 @@ namespace mp::kernels {
 namespace {
 
 using testing::ForEachTarget;
-
-std::vector<uint8_t> RandomBytes(int64_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> dist(0, 255);
-  std::vector<uint8_t> v(static_cast<size_t>(n));
-  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(gen));
-  return v;
-}
+using testing::RandomBytes;
 
 struct Case {
   int64_t m, n, k;
