@@ -1,5 +1,5 @@
 // The ptq recipe (ptq.h). Report (report.json), one JSON object:
-//   options      the PtqOptions as run (paths, calibrator, scheme, target, mode, seed ...)
+//   options      the PtqOptions as run (file names, calibrator, scheme, target, mode, seed ...)
 //   target       {name, detected, reduce_range, highway_target}: the deployment target the
 //                scheme was chosen for and the Highway target our kernels ran on
 //   model        {bytes_fp32, bytes_quantized, nodes_fp32, nodes_quantized, artifact}
@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "common/file_util.h"
@@ -123,9 +125,11 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
   const int nodes_fp32 = imported->graph.num_nodes();
   auto created = exec::Session::Create(*std::move(imported), {.num_threads = threads});
   if (!created.ok()) return Annotate(created.status(), StrCat("model '", o.model.string(), "'"));
-  ir::Model folded = (*created)->model();
+  // The fp32 session runs the folded graph; naming its nodes (layer names for the quantizer)
+  // changes no value, so the same session serves calibration, reference and latency.
+  std::unique_ptr<exec::Session> fp32 = *std::move(created);
+  ir::Model folded = fp32->model();
   quant::NameNodes(folded.graph);
-  ASSIGN_OR_RETURN(auto fp32, exec::Session::Create(folded, {.num_threads = threads}));
 
   ASSIGN_OR_RETURN(quant::Target target, quant::ResolveTarget(o.target));
   const bool reduce_range = o.reduce_range || target.needs_reduce_range;
@@ -195,6 +199,7 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
   json activations = json::array();
   json sensitivity = json::array();
   json accuracy_aware;
+  std::optional<quant::Score> fallback_score;  // of q on eval_ds, when the fallback chose q
   if (o.mode == "static") {
     ASSIGN_OR_RETURN(data::Dataset small, eval_ds.Take(256));
     ASSIGN_OR_RETURN(std::vector<quant::TensorError> errors,
@@ -211,7 +216,7 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
     std::vector<quant::LayerSensitivity> ranking;
     if (o.sensitivity || o.max_accuracy_drop > 0) {
       ASSIGN_OR_RETURN(data::Dataset subset, eval_ds.Take(1000));
-      ASSIGN_OR_RETURN(quant::Reference sub_ref, quant::ComputeReference(*fp32, subset, kBatch));
+      const quant::Reference sub_ref = reference.Head(subset.size());
       ASSIGN_OR_RETURN(ranking, quant::LayerSensitivities(folded, cal.ranges, subset, sub_ref,
                                                           Fp32Metric(sub_ref, subset),
                                                           {.quantizer = qopts,
@@ -254,6 +259,7 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
       }
       fallback_layers = fb.fp32_layers;
       q = std::move(fb.quantized);
+      fallback_score = std::move(fb.score);
     }
   }
 
@@ -262,7 +268,12 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
   // kernels computing what the QDQ graph means, as ONNX Runtime's integer kernels do.
   ASSIGN_OR_RETURN(auto quantized,
                    exec::Session::Create(q.model, {.num_threads = threads, .fuse_qdq = true}));
-  ASSIGN_OR_RETURN(quant::Score score, quant::ScoreAgainst(*quantized, eval_ds, reference, kBatch));
+  quant::Score score;
+  if (fallback_score) {
+    score = *std::move(fallback_score);  // the same session options, data and batches
+  } else {
+    ASSIGN_OR_RETURN(score, quant::ScoreAgainst(*quantized, eval_ds, reference, kBatch));
+  }
 
   RETURN_IF_ERROR(rep.Step("latency", 0.85, 0.95));
   json latency = json::array();
@@ -323,10 +334,12 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
                        {"range_min", r.min},
                        {"range_max", r.max}});
   }
-  report["options"] = {{"model", o.model.string()},
-                       {"calibration", o.calibration.string()},
-                       {"eval", o.eval.string()},
-                       {"eval_labels", o.eval_labels.string()},
+  // File names only: the directories are the runner's (temporary) ones, and identical runs
+  // should write identical options.
+  report["options"] = {{"model", o.model.filename().string()},
+                       {"calibration", o.calibration.filename().string()},
+                       {"eval", o.eval.filename().string()},
+                       {"eval_labels", o.eval_labels.filename().string()},
                        {"calibrator", o.calibrator},
                        {"percentile", o.percentile},
                        {"activation_scheme", o.activation_scheme},

@@ -13,15 +13,11 @@ namespace {
 using tensor::DType;
 using tensor::Tensor;
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 absl::StatusOr<Tensor> ReadSamples(const std::string& path) {
-  if (EndsWith(path, ".npy")) {
+  if (path.ends_with(".npy")) {
     return data::ReadNpy(path, {.max_bytes = int64_t{1} << 32, .float64_to_float32 = true});
   }
-  if (EndsWith(path, ".pb")) {
+  if (path.ends_with(".pb")) {
     ASSIGN_OR_RETURN(onnx::NamedTensor t, onnx::ReadTensorFile(path));
     return t.tensor;
   }
@@ -32,7 +28,7 @@ absl::StatusOr<Tensor> ReadSamples(const std::string& path) {
 }
 
 absl::StatusOr<Tensor> ReadLabels(const std::string& path) {
-  if (EndsWith(path, ".npy")) {
+  if (path.ends_with(".npy")) {
     ASSIGN_OR_RETURN(Tensor t, data::ReadNpy(path));
     return data::ConvertLabelsToInt64(t, path);
   }

@@ -12,7 +12,6 @@
 #include "nlohmann/json.hpp"
 #include "workers/engine/data/dataset.h"
 #include "workers/engine/exec/session.h"
-#include "workers/engine/pipeline/ptq.h"
 #include "workers/engine/quant/quant.h"
 
 namespace mp::pipeline::internal {
@@ -27,22 +26,6 @@ namespace mp::pipeline::internal {
 absl::StatusOr<data::Dataset> LoadSamples(const std::filesystem::path& path,
                                           const std::filesystem::path& labels, int64_t limit,
                                           const exec::Session& session, std::string_view what);
-
-// Everything the report holds besides what quant results carry.
-struct ReportInputs {
-  const PtqOptions* options = nullptr;
-  quant::Target target;
-  bool reduce_range = false;
-  std::string highway_target;
-  int64_t model_bytes_fp32 = 0;
-  int64_t model_bytes_int8 = 0;
-  int nodes_fp32 = 0;
-  int nodes_int8 = 0;
-  int64_t calibration_samples = 0;
-  int64_t eval_samples = 0;
-  bool eval_has_labels = false;
-  std::string eval_source;  // "eval" or "calibration"
-};
 
 // JSON helpers: SQNR may be +-inf (exact / zero signal): written as null.
 nlohmann::json Db(double v);

@@ -2,6 +2,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
+#include <string>
+#include <system_error>
 
 #include "common/file_util.h"
 #include "gtest/gtest.h"
@@ -124,6 +127,40 @@ TEST_F(PtqTest, SameInputsGiveSameBytes) {
     else
       EXPECT_EQ(first, *bytes);
   }
+}
+
+// The report names input files, not the directories a runner put them in, so the same
+// inputs give the same report wherever they are, apart from the measured latencies.
+TEST_F(PtqTest, ReportIsReproducibleApartFromLatency) {
+  PtqOptions o = LenetOptions();
+  o.sensitivity = false;
+  const std::filesystem::path copies = dir_ / "elsewhere";
+  ASSERT_TRUE(std::filesystem::create_directories(copies));
+  std::string reports[2];
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) {
+      for (std::filesystem::path* p : {&o.model, &o.calibration, &o.eval, &o.eval_labels}) {
+        std::error_code ec;  // calibration and eval are the same file
+        std::filesystem::copy_file(*p, copies / p->filename(),
+                                   std::filesystem::copy_options::skip_existing, ec);
+        ASSERT_FALSE(ec) << ec.message();
+        *p = copies / p->filename();
+      }
+    }
+    TestContext ctx(dir_);
+    auto r = RunPtq(o, ctx);
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto text = ReadFile(r->artifacts[1].path.string());
+    ASSERT_TRUE(text.ok());
+    nlohmann::json report = nlohmann::json::parse(*text);
+    EXPECT_EQ(report["options"]["model"], "lenet.onnx");
+    report.erase("latency");
+    for (auto it = report["metrics"].begin(); it != report["metrics"].end();) {
+      it = it.key().starts_with("latency_") ? report["metrics"].erase(it) : std::next(it);
+    }
+    reports[i] = report.dump(2);
+  }
+  EXPECT_EQ(reports[0], reports[1]);
 }
 
 TEST_F(PtqTest, DynamicAndFp16Modes) {

@@ -58,6 +58,17 @@ const Tensor* FindOutput(const exec::NamedTensors& outs, const std::string& name
 
 }  // namespace
 
+Reference Reference::Head(int64_t n) const {
+  const size_t keep = static_cast<size_t>(std::clamp<int64_t>(n, 0, rows()));
+  Reference head;
+  head.per_row = per_row;
+  head.outputs.assign(outputs.begin(),
+                      outputs.begin() + static_cast<std::ptrdiff_t>(keep * size_t(per_row)));
+  head.predictions.assign(predictions.begin(),
+                          predictions.begin() + static_cast<std::ptrdiff_t>(keep));
+  return head;
+}
+
 absl::StatusOr<Reference> ComputeReference(exec::Session& session, const data::Dataset& dataset,
                                            int64_t batch_size) {
   Reference ref;

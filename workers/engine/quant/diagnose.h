@@ -31,6 +31,8 @@ struct Reference {
   int64_t per_row = 0;
   std::vector<int64_t> predictions;  // argmax over the last axis, one per row (eval.h rules)
   int64_t rows() const { return static_cast<int64_t>(predictions.size()); }
+  // The first `n` rows (all of them when n >= rows()): the reference of dataset.Take(n).
+  Reference Head(int64_t n) const;
 };
 
 absl::StatusOr<Reference> ComputeReference(exec::Session& session, const data::Dataset& dataset,

@@ -226,5 +226,24 @@ TEST(WeightOnlyTest, Fp16AndBf16Weights) {
             absl::StatusCode::kUnimplemented);
 }
 
+// Head(n) is the reference of the first n rows, as ptq uses it for its sensitivity subset.
+TEST(ReferenceTest, HeadIsTheReferenceOfTake) {
+  auto session = exec::Session::Create(SmallCnn());
+  ASSERT_TRUE(session.ok()) << session.status();
+  const data::Dataset all = Samples(30, 5);
+  auto full = ComputeReference(**session, all, 10);
+  ASSERT_TRUE(full.ok()) << full.status();
+  auto first = all.Take(20);
+  ASSERT_TRUE(first.ok());
+  auto part = ComputeReference(**session, *first, 10);
+  ASSERT_TRUE(part.ok()) << part.status();
+  const Reference head = full->Head(20);
+  EXPECT_EQ(head.per_row, part->per_row);
+  EXPECT_EQ(head.outputs, part->outputs);
+  EXPECT_EQ(head.predictions, part->predictions);
+  EXPECT_EQ(full->Head(99).outputs, full->outputs);  // n past the end keeps every row
+  EXPECT_EQ(full->Head(99).rows(), 30);
+}
+
 }  // namespace
 }  // namespace mp::quant
