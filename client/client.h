@@ -1,6 +1,6 @@
-// mp::client — the `modelpress` CLI: one file per subcommand (cmd_*.cc) over a thin stub
-// wrapper (Connection). The client includes only proto/ and common/ (DESIGN.md §3): it
-// talks to the server through the public gRPC API, exactly as a Python client would.
+// mp::client — the `modelpress` CLI: one file per subcommand (cmd_*.cc) over a thin wrapper of
+// the generated gRPC clients (Connection). The client includes only proto/ and common/ (DESIGN.md
+// §3): it talks to the server through the public gRPC API, exactly as a Python client would.
 //
 //   modelpress [--server HOST:PORT] [--token T] [--json] <command> ...
 //
@@ -28,7 +28,7 @@ namespace mp::client {
 
 inline constexpr char kDefaultServer[] = "127.0.0.1:7070";
 
-// The stubs of the three public services on one channel, and per-call contexts carrying
+// Generated clients of the three public services on one channel, and per-call contexts carrying
 // the token.
 class Connection {
  public:

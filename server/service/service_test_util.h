@@ -1,5 +1,5 @@
 // An in-process modelpress gRPC server for tests: a real store and blob store in a temp dir,
-// a queue on a FakeClock, the services on 127.0.0.1:0, and client stubs (mp_proto).
+// a queue on a FakeClock, the services on 127.0.0.1:0, and generated gRPC clients (mp_proto).
 #ifndef MP_SERVER_SERVICE_SERVICE_TEST_UTIL_H_
 #define MP_SERVER_SERVICE_SERVICE_TEST_UTIL_H_
 
