@@ -2,6 +2,7 @@
 // against a server (workers/runtime/command.h). Subcommands:
 //   run   run an ONNX model on local .npy / .pb inputs (workers/local/run_command.h).
 //   ptq   post-training quantization, locally (workers/local/ptq_command.h).
+//   prune prune a model locally (workers/local/prune_command.h).
 // Exit codes: 0 success, 1 a failed command (one-line error on stderr), 2 bad usage.
 #include <iostream>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "CLI/CLI.hpp"
 #include "workers/local/eval_command.h"
+#include "workers/local/prune_command.h"
 #include "workers/local/ptq_command.h"
 #include "workers/local/run_command.h"
 #include "workers/runtime/command.h"
@@ -59,6 +61,9 @@ int main(int argc, char** argv) {
   mp::local::PtqCommandOptions ptq;
   CLI::App* ptq_cmd = mp::local::AddPtqSubcommand(app, ptq);
 
+  mp::local::PruneCommandOptions prune;
+  CLI::App* prune_cmd = mp::local::AddPruneSubcommand(app, prune);
+
   CLI11_PARSE(app, argc, argv);
   if (app.get_subcommands().empty()) return mp::runtime::RunWorkerCommand(loop);
 
@@ -69,6 +74,11 @@ int main(int argc, char** argv) {
 
   if (ptq_cmd->parsed()) {
     absl::Status status = mp::local::PtqCommand(ptq, std::cout, std::cerr);
+    if (!status.ok()) return Fail(status);
+  }
+
+  if (prune_cmd->parsed()) {
+    absl::Status status = mp::local::PruneCommand(prune, std::cout);
     if (!status.ok()) return Fail(status);
   }
 
