@@ -16,15 +16,6 @@ namespace {
 
 using tensor::Tensor;
 
-absl::Status CheckLabelled(const data::Dataset& ds, const char* what) {
-  if (ds.size() < 1 || !ds.has_labels()) {
-    return absl::InvalidArgumentError(
-        StrCat(what, ": needs at least one sample and int64 labels (has ", ds.size(), " samples",
-               ds.has_labels() ? ")" : ", no labels)"));
-  }
-  return absl::OkStatus();
-}
-
 // The loss output of Forward, checked to be float32 [B, C] with B = batch rows.
 absl::StatusOr<Tensor> PickOutput(const exec::NamedTensors& outs, const FitOptions& o,
                                   int64_t rows) {
@@ -60,7 +51,21 @@ absl::StatusOr<BatchResult> ComputeLoss(const Tensor& out, const Tensor& labels,
   return r;
 }
 
+void AddParts(std::vector<double>& sum, const std::vector<double>& parts, double w) {
+  if (sum.size() < parts.size()) sum.resize(parts.size(), 0.0);
+  for (size_t i = 0; i < parts.size(); ++i) sum[i] += parts[i] * w;
+}
+
 }  // namespace
+
+absl::Status CheckLabelled(const data::Dataset& ds, std::string_view what) {
+  if (ds.size() < 1 || !ds.has_labels()) {
+    return absl::InvalidArgumentError(
+        StrCat(what, ": needs at least one sample and int64 labels (has ", ds.size(), " samples",
+               ds.has_labels() ? ")" : ", no labels)"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateFitOptions(const FitOptions& o) {
   if (o.epochs < 1) {
@@ -122,6 +127,22 @@ absl::StatusOr<EvalMetrics> Evaluate(GradGraph& graph, const data::Dataset& data
 absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
                               const data::Dataset* val, const FitOptions& options,
                               const FitCallback& callback) {
+  const StepFn step = [&](const data::Batch& batch) -> absl::StatusOr<StepLoss> {
+    ASSIGN_OR_RETURN(exec::NamedTensors outs,
+                     graph.Forward({{options.input_name, batch.inputs}}, Mode::kTrain));
+    ASSIGN_OR_RETURN(Tensor out, PickOutput(outs, options, batch.size()));
+    ASSIGN_OR_RETURN(BatchResult r, ComputeLoss(out, batch.labels, options));
+    StepLoss loss{.loss = r.loss.loss, .correct = r.correct};
+    loss.output_grads.resize(outs.size());
+    loss.output_grads[static_cast<size_t>(options.output_index)] = std::move(r.loss.grad);
+    return loss;
+  };
+  return FitWithStep(graph, train, val, options, step, callback);
+}
+
+absl::StatusOr<FitResult> FitWithStep(GradGraph& graph, const data::Dataset& train,
+                                      const data::Dataset* val, const FitOptions& options,
+                                      const StepFn& step_fn, const FitCallback& callback) {
   RETURN_IF_ERROR(ValidateFitOptions(options));
   RETURN_IF_ERROR(CheckLabelled(train, "training dataset"));
   if (val != nullptr) RETURN_IF_ERROR(CheckLabelled(*val, "validation dataset"));
@@ -158,6 +179,7 @@ absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
     batcher.StartEpoch(static_cast<uint64_t>(epoch));
     EpochRecord record;
     double loss_sum = 0;
+    std::vector<double> parts_sum;
     int64_t correct = 0, samples = 0;
     const int64_t epoch_start = clock->MonotonicNanos();
     for (int64_t b = 0; b < per_epoch; ++b) {
@@ -165,20 +187,16 @@ absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
       const float lr = schedule.lr(step);
       RETURN_IF_ERROR(optimizer->SetLearningRate(lr));
       graph.ZeroGrad();
-      ASSIGN_OR_RETURN(exec::NamedTensors outs,
-                       graph.Forward({{options.input_name, batch.inputs}}, Mode::kTrain));
-      ASSIGN_OR_RETURN(Tensor out, PickOutput(outs, options, batch.size()));
-      ASSIGN_OR_RETURN(BatchResult r, ComputeLoss(out, batch.labels, options));
-      if (!std::isfinite(r.loss.loss)) {
+      ASSIGN_OR_RETURN(StepLoss r, step_fn(batch));
+      if (!std::isfinite(r.loss)) {
         return absl::InvalidArgumentError(
-            StrCat("step ", step + 1, ": loss is ", r.loss.loss, "; lower optimizer.lr?"));
+            StrCat("step ", step + 1, ": loss is ", r.loss, "; lower optimizer.lr?"));
       }
-      std::vector<Tensor> grads(outs.size());
-      grads[static_cast<size_t>(options.output_index)] = std::move(r.loss.grad);
-      RETURN_IF_ERROR(graph.Backward(grads));
+      RETURN_IF_ERROR(graph.Backward(r.output_grads));
       optimizer->Step();
       ++step;
-      loss_sum += r.loss.loss * double(batch.size());
+      loss_sum += r.loss * double(batch.size());
+      AddParts(parts_sum, r.parts, double(batch.size()));
       correct += r.correct;
       samples += batch.size();
       record.last_lr = lr;
@@ -189,10 +207,11 @@ absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
                       .epoch = epoch,
                       .step = step,
                       .total_steps = total_steps,
-                      .loss = r.loss.loss,
+                      .loss = r.loss,
                       .accuracy = double(r.correct) / double(batch.size()),
                       .lr = lr,
-                      .samples_per_second = double(samples) / record.seconds};
+                      .samples_per_second = double(samples) / record.seconds,
+                      .loss_parts = r.parts};
         if (absl::Status s = callback(p); !s.ok()) {
           return absl::CancelledError(
               StrCat("training cancelled at step ", step, ": ", std::string(s.message())));
@@ -204,6 +223,8 @@ absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
     record.train = {.samples = samples,
                     .loss = loss_sum / double(samples),
                     .accuracy = double(correct) / double(samples)};
+    for (double& part : parts_sum) part /= double(samples);
+    record.loss_parts = std::move(parts_sum);
     if (val != nullptr) {
       ASSIGN_OR_RETURN(EvalMetrics v, Evaluate(graph, *val, options));
       record.val = v;
@@ -219,7 +240,8 @@ absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
                     .accuracy = record.train.accuracy,
                     .lr = record.last_lr,
                     .samples_per_second = double(samples) / record.seconds,
-                    .val = record.val};
+                    .val = record.val,
+                    .loss_parts = record.loss_parts};
       if (absl::Status s = callback(p); !s.ok()) {
         return absl::CancelledError(
             StrCat("training cancelled after epoch ", epoch + 1, ": ", std::string(s.message())));

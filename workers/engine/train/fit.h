@@ -14,8 +14,8 @@
 //
 // Losses on the first graph output (FitOptions::output_index selects another), viewed as
 // [B, C] logits against the dataset's int64 labels: softmax cross-entropy (optionally label
-// smoothed), or MSE against one-hot labels. Distillation (KL) is driven by the distill
-// module, which calls the same pieces (loss.h, optimizer.h) with a teacher.
+// smoothed), or MSE against one-hot labels. FitWithStep runs the same loop with the step's
+// forward pass and loss supplied by the caller (distillation: a teacher and a KL term).
 #ifndef MP_WORKERS_ENGINE_TRAIN_FIT_H_
 #define MP_WORKERS_ENGINE_TRAIN_FIT_H_
 
@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -78,13 +79,16 @@ struct FitProgress {
   float lr = 0;                    // used by this step (kEpoch: by the epoch's last step)
   double samples_per_second = 0;   // training throughput of the epoch so far
   std::optional<EvalMetrics> val;  // kEpoch with a validation set
+  // FitWithStep: the step's StepLoss::parts (kEpoch: their means by sample); empty for Fit.
+  std::vector<double> loss_parts;
 };
 
 // Returning a non-OK status stops training: Fit returns CANCELLED carrying its message.
 using FitCallback = std::function<absl::Status(const FitProgress&)>;
 
 struct EpochRecord {
-  EvalMetrics train;  // running averages over the epoch's training batches
+  EvalMetrics train;               // running averages over the epoch's training batches
+  std::vector<double> loss_parts;  // FitWithStep: means of StepLoss::parts by sample
   std::optional<EvalMetrics> val;
   float last_lr = 0;
   double seconds = 0;  // training wall time of the epoch (evaluation excluded)
@@ -103,6 +107,31 @@ struct FitResult {
 absl::StatusOr<FitResult> Fit(GradGraph& graph, const data::Dataset& train,
                               const data::Dataset* val, const FitOptions& options,
                               const FitCallback& callback = {});
+
+// One training step's loss, as computed by a StepFn.
+struct StepLoss {
+  double loss = 0;      // the minimised scalar: mean over the batch
+  int64_t correct = 0;  // top-1 hits in the batch (for accuracy)
+  // Further terms to report (e.g. distillation's KL and CE), averaged like `loss`.
+  std::vector<double> parts;
+  // GradGraph::Backward's argument: dLoss/d(each Forward output); undefined = zero.
+  std::vector<tensor::Tensor> output_grads;
+};
+// Runs `batch` through the graph with Mode::kTrain (and whatever else the loss needs) and
+// returns the loss and output gradients. The loop does ZeroGrad before, Backward and the
+// optimizer step after.
+using StepFn = std::function<absl::StatusOr<StepLoss>(const data::Batch& batch)>;
+
+// Fit's loop (same batches, schedule, optimizer, evaluation and callbacks) with each step's
+// loss from `step`; options.loss, label_smoothing and output_index then apply only to the
+// evaluation of `val`. Fit is FitWithStep with the configured loss on one output.
+absl::StatusOr<FitResult> FitWithStep(GradGraph& graph, const data::Dataset& train,
+                                      const data::Dataset* val, const FitOptions& options,
+                                      const StepFn& step, const FitCallback& callback = {});
+
+// OK, or INVALID_ARGUMENT when `dataset` has no samples or no int64 labels; `what` names it
+// ("training dataset: needs at least one sample and int64 labels (has 0 samples)").
+absl::Status CheckLabelled(const data::Dataset& dataset, std::string_view what);
 
 // Loss (as configured in `options`) and accuracy of `graph` on `dataset` in Mode::kEval,
 // in batches of options.eval_batch_size.
