@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/status.h"
+#include "workers/engine/exec/feeds.h"
 #include "workers/engine/exec/session_impl.h"
 
 namespace mp::exec {
@@ -14,7 +15,21 @@ namespace {
 using internal::Plan;
 using internal::Storage;
 
-// Checks `shape` / `dtype` of feed `io` against its declaration.
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// CPU time of the calling thread (excludes the pool's other threads).
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
 absl::Status CheckFeed(const IoInfo& io, DType dtype, const Shape& shape) {
   if (io.dtype != DType::kUndefined && dtype != io.dtype) {
     return absl::InvalidArgumentError(StrCat("input '", io.name, "': expected ",
@@ -41,21 +56,6 @@ absl::Status CheckFeed(const IoInfo& io, DType dtype, const Shape& shape) {
   }
   return absl::OkStatus();
 }
-
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// CPU time of the calling thread (excludes the pool's other threads).
-int64_t ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 // The value part of a plan key: the bytes of small feeds (see Impl::value_dependent).
 static std::vector<std::string> ValueKey(const std::vector<const Tensor*>& feeds,

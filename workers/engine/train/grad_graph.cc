@@ -6,6 +6,7 @@
 #include "common/check.h"
 #include "common/status.h"
 #include "common/str_cat.h"
+#include "workers/engine/exec/feeds.h"
 #include "workers/engine/exec/op_registry.h"
 #include "workers/engine/exec/plan.h"
 #include "workers/engine/train/grad_graph_internal.h"
@@ -26,28 +27,13 @@ using tensor::Tensor;
 constexpr size_t kMaxPlans = 8;
 using internal::HasBit;
 
-// Same checks as exec::Session::Run.
+// exec::Session::Run's checks, and float32 (the graph trains on float feeds).
 absl::Status CheckFeed(const exec::IoInfo& io, const Tensor& t) {
   if (t.dtype() != DType::kFloat32) {
     return absl::InvalidArgumentError(
         StrCat("input '", io.name, "': expected float32, got ", tensor::DTypeName(t.dtype())));
   }
-  const Shape& shape = t.shape();
-  if (!io.shape.has_rank()) return absl::OkStatus();
-  if (shape.rank() != io.shape.rank()) {
-    return absl::InvalidArgumentError(StrCat("input '", io.name, "': has rank ", shape.rank(), " ",
-                                             shape.ToString(), ", expected rank ", io.shape.rank(),
-                                             " (declared ", io.shape.ToString(), ")"));
-  }
-  for (int d = 0; d < shape.rank(); ++d) {
-    const ir::Dim& dim = io.shape.dims()[static_cast<size_t>(d)];
-    if (dim.known() && dim.size != shape.dim(d)) {
-      return absl::InvalidArgumentError(StrCat("input '", io.name, "': dim ", d, " is ",
-                                               shape.dim(d), ", expected ", dim.size, " (declared ",
-                                               io.shape.ToString(), ")"));
-    }
-  }
-  return absl::OkStatus();
+  return exec::CheckFeed(io, t.dtype(), t.shape());
 }
 
 // splitmix64 finaliser: mixes (seed, step, node) into a Dropout stream key.
