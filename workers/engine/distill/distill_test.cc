@@ -9,10 +9,9 @@
 #include "common/check.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "workers/engine/data/dataset_io.h"
 #include "workers/engine/distill/distill_loss.h"
 #include "workers/engine/exec/session.h"
-#include "workers/engine/onnx/onnx.h"
+#include "workers/engine/train/fashion_test_util.h"
 #include "workers/engine/train/grad_test_util.h"
 #include "workers/engine/train/init.h"
 #include "workers/engine/train/loss.h"
@@ -23,25 +22,9 @@ namespace {
 using tensor::Tensor;
 using ::testing::HasSubstr;
 using train::GradGraph;
+using train::testing::FashionMnist;
 
-std::string SourceDir() {
-  const char* root = std::getenv("MP_SOURCE_DIR");
-  return root != nullptr ? root : ".";
-}
-
-// The first `n` Fashion-MNIST samples of `split` ("train" / "t10k") as [n, 1, 28, 28].
-data::Dataset FashionMnist(const std::string& split, int64_t n) {
-  auto paths = data::MnistSplitPaths("/usr/share/datasets/fashion-mnist", split);
-  auto ds = data::LoadIdxDataset(paths.images, paths.labels, {.limit = n});
-  MP_CHECK(ds.ok()) << ds.status();
-  return *std::move(ds);
-}
-
-ir::Model LeNet() {
-  auto model = onnx::ImportModelFile(SourceDir() + "/tests/fixtures/models/lenet.onnx");
-  MP_CHECK(model.ok()) << model.status();
-  return *std::move(model);
-}
+ir::Model LeNet() { return train::testing::FixtureModel("lenet.onnx"); }
 
 // LeNet with re-initialised weights (the student of a self-distillation).
 ir::Model FreshLeNet(uint64_t seed) {

@@ -7,34 +7,20 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "workers/engine/data/dataset_io.h"
-#include "workers/engine/onnx/onnx.h"
+#include "workers/engine/train/fashion_test_util.h"
 #include "workers/engine/train/init.h"
 
 namespace mp::train {
 namespace {
 
+using testing::FashionMnist;
 using ::testing::HasSubstr;
 
-std::string SourceDir() {
-  const char* root = std::getenv("MP_SOURCE_DIR");
-  return root != nullptr ? root : ".";
-}
-
-// The first `n` Fashion-MNIST samples of `split` ("train" / "t10k") as [n, 1, 28, 28].
-data::Dataset FashionMnist(const std::string& split, int64_t n) {
-  auto paths = data::MnistSplitPaths("/usr/share/datasets/fashion-mnist", split);
-  auto ds = data::LoadIdxDataset(paths.images, paths.labels, {.limit = n});
-  MP_CHECK(ds.ok()) << ds.status();
-  return *std::move(ds);
-}
-
 std::unique_ptr<GradGraph> FreshGraph(const std::string& fixture, uint64_t seed, int threads = 1) {
-  auto model = onnx::ImportModelFile(SourceDir() + "/tests/fixtures/models/" + fixture);
-  MP_CHECK(model.ok()) << model.status();
-  auto names = InitializeParameters(*model, seed);
+  ir::Model model = testing::FixtureModel(fixture);
+  auto names = InitializeParameters(model, seed);
   MP_CHECK(names.ok()) << names.status();
-  auto graph = GradGraph::Create(*model, {.num_threads = threads});
+  auto graph = GradGraph::Create(model, {.num_threads = threads});
   MP_CHECK(graph.ok()) << graph.status();
   return *std::move(graph);
 }

@@ -11,8 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/status.h"
-#include "workers/engine/data/dataset_io.h"
-#include "workers/engine/onnx/onnx.h"
+#include "workers/engine/train/fashion_test_util.h"
 #include "workers/engine/train/fit.h"
 #include "workers/engine/train/init.h"
 
@@ -29,16 +28,9 @@ struct LeNetRun {
 // after every epoch (printed as it goes).
 inline absl::StatusOr<LeNetRun> TrainLeNet(int64_t train_limit, const FitOptions& options,
                                            uint64_t init_seed, int threads) {
-  const char* root = std::getenv("MP_SOURCE_DIR");
-  const std::string source = root != nullptr ? root : ".";
-  const std::string dir = "/usr/share/datasets/fashion-mnist";
-  auto train_paths = data::MnistSplitPaths(dir, "train");
-  auto test_paths = data::MnistSplitPaths(dir, "t10k");
-  ASSIGN_OR_RETURN(data::Dataset train, data::LoadIdxDataset(train_paths.images, train_paths.labels,
-                                                             {.limit = train_limit}));
-  ASSIGN_OR_RETURN(data::Dataset test, data::LoadIdxDataset(test_paths.images, test_paths.labels));
-  ASSIGN_OR_RETURN(ir::Model model,
-                   onnx::ImportModelFile(source + "/tests/fixtures/models/lenet.onnx"));
+  const data::Dataset train = FashionMnist("train", train_limit);
+  const data::Dataset test = FashionMnist("t10k");
+  ir::Model model = FixtureModel("lenet.onnx");
   RETURN_IF_ERROR(InitializeParameters(model, init_seed).status());
   ASSIGN_OR_RETURN(auto graph, GradGraph::Create(model, {.num_threads = threads}));
   LeNetRun run;
