@@ -1,9 +1,20 @@
-// `modelpress-worker prune`: prune an ONNX model locally (workers/engine/prune/prune.h), no
-// fine-tuning yet:
+// `modelpress-worker prune`: prune an ONNX model locally, optionally recovering accuracy by
+// fine-tuning or distillation (the prune recipe, workers/engine/pipeline/prune.h):
 //
 //   modelpress-worker prune --model m.onnx --method structured|magnitude|nm
 //       [--sparsity 0.5] [--norm l1|l2] [--scope layer|global] [--per-layer NAME=S ...]
 //       [--exclude NAME ...] [--nm 2:4] [--round-to K] -o out.onnx [--report report.json]
+//       [--data IMAGES --labels LABELS] [--eval-data IMAGES --eval-labels LABELS]
+//       [--recover none|finetune|distill] [--epochs 3] [--lr 1e-3] [--optimizer adam]
+//       [--batch-size 64] [--alpha 0.7] [--temperature 4] [--seed 0] [--threads 1]
+//       [--limit N] [--holdout 0.1]
+//
+// Data: IDX (.gz or not, MNIST layout) or .npy (uint8 scaled by 1/255). --recover defaults
+// to none (pruning only, as before); finetune / distill need --data/--labels. Evaluation
+// data: --eval-data/--eval-labels if given, else the last --holdout fraction of --data
+// (which is then not trained on), else none. --limit caps the training samples.
+// With evaluation data the report also holds accuracy before/after, batch-1 latency and
+// the per-epoch curve.
 //
 // structured: removes --sparsity of each coupled channel group's output channels (a smaller
 // dense model); magnitude: zeros the smallest weights (per layer or one global threshold);
@@ -13,6 +24,7 @@
 #ifndef MP_WORKERS_LOCAL_PRUNE_COMMAND_H_
 #define MP_WORKERS_LOCAL_PRUNE_COMMAND_H_
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -34,6 +46,20 @@ struct PruneCommandOptions {
   int64_t round_to = 1;
   std::string output_path;  // required
   std::string report_path;  // optional
+  std::string data_path, labels_path;
+  std::string eval_data_path, eval_labels_path;
+  std::string recover = "none";
+  int epochs = 3;
+  float lr = 1e-3f;
+  std::string optimizer = "adam";
+  float weight_decay = 0.0f;
+  int64_t batch_size = 64;
+  float alpha = 0.7f;
+  float temperature = 4.0f;
+  uint64_t seed = 0;
+  int threads = 1;
+  int64_t limit = 0;     // 0: all training samples
+  double holdout = 0.1;  // without --eval-data: fraction of --data held out, [0, 1)
 };
 
 // Registers the `prune` subcommand on `app`, parsing into `options` (which must outlive it).

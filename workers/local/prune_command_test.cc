@@ -137,5 +137,65 @@ TEST(PruneCommandTest, BadOptionsAreClearErrors) {
   EXPECT_FALSE(fs::exists(base.output_path));
 }
 
+TEST(PruneCommandTest, RecoveryFlagsAreValidatedNamingTheFlag) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.Create("mp-prune-cmd-").ok());
+  PruneCommandOptions base;
+  base.model_path = Root() + "/tests/fixtures/models/lenet.onnx";
+  base.output_path = dir.path() + "/out.onnx";
+  base.data_path = Root() + "/tests/fixtures/data/images_u8_64.npy";
+  base.labels_path = Root() + "/tests/fixtures/data/labels_64.npy";
+  base.recover = "finetune";
+  std::ostringstream out;
+  auto run = [&](auto edit) {
+    PruneCommandOptions o = base;
+    edit(o);
+    return PruneCommand(o, out);
+  };
+  auto s = run([](PruneCommandOptions& o) { o.data_path = o.labels_path = ""; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--recover finetune needs training data"));
+  s = run([](PruneCommandOptions& o) { o.epochs = 0; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--epochs: 0"));
+  s = run([](PruneCommandOptions& o) { o.lr = -1; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--lr: -1"));
+  s = run([](PruneCommandOptions& o) { o.recover = "retrain"; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--recover 'retrain'"));
+  s = run([](PruneCommandOptions& o) { o.optimizer = "lbfgs"; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--optimizer 'lbfgs'"));
+  s = run([](PruneCommandOptions& o) { o.labels_path = ""; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--data and --labels"));
+  s = run([](PruneCommandOptions& o) { o.holdout = 1.5; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--holdout"));
+  s = run([](PruneCommandOptions& o) { o.data_path = "/nonexistent.npy"; });
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--data '/nonexistent.npy'"));
+  EXPECT_FALSE(fs::exists(base.output_path));
+}
+
+TEST(PruneCommandTest, FinetuneWithHeldOutEvaluation) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.Create("mp-prune-cmd-").ok());
+  PruneCommandOptions o;
+  o.model_path = Root() + "/tests/fixtures/models/lenet.onnx";
+  o.output_path = dir.path() + "/out.onnx";
+  o.report_path = dir.path() + "/report.json";
+  o.data_path = Root() + "/tests/fixtures/data/images_u8_64.npy";
+  o.labels_path = Root() + "/tests/fixtures/data/labels_64.npy";
+  o.method = "magnitude";
+  o.recover = "finetune";
+  o.epochs = 2;
+  o.holdout = 0.25;
+  std::ostringstream out;
+  ASSERT_TRUE(PruneCommand(o, out).ok()) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("accuracy "));
+  EXPECT_THAT(out.str(), HasSubstr("(16 samples)"));
+  auto report = nlohmann::json::parse(*ReadFile(o.report_path));
+  EXPECT_EQ(report["curve"].size(), 2u);
+  EXPECT_EQ(int64_t(report["after"]["eval_samples"]), 16);
+  EXPECT_NEAR(double(report["after"]["sparsity"]), 0.5, 0.01);
+  auto model = onnx::ImportModelFile(o.output_path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE(exec::Session::Create(*model).ok());
+}
+
 }  // namespace
 }  // namespace mp::local
