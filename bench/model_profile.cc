@@ -1,8 +1,10 @@
 // mp_profile_model: where one model's inference time goes, per node (exec::RunOptions::timings).
 //
 //   mp_profile_model --model tests/fixtures/models/resnet.onnx [--batch 256] [--threads 1]
-//                    [--iters 10] [--avx2] [--bench]
+//                    [--iters 10] [--avx2] [--fuse-qdq] [--bench]
 //
+// --fuse-qdq runs a QDQ model on the exact integer kernels (SessionOptions::fuse_qdq, what the
+// ptq recipe reports); without it the QDQ graph runs as written.
 // --avx2 forces Highway's AVX2 target (what AVX2-only machines run). --bench times whole
 // runs instead (bench/model_bench.py's "ours"): after 3 warm-up runs, one JSON line
 // {"mean_ms", "p50_ms", "min_ms", "cpu_ms"} with the wall latency of Session::Run and the
@@ -34,7 +36,7 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: mp_profile_model --model M.onnx [--batch B] [--threads T] [--iters N] "
-               "[--avx2] [--bench]\n");
+               "[--avx2] [--fuse-qdq] [--bench]\n");
   return 2;
 }
 
@@ -73,10 +75,15 @@ int main(int argc, char** argv) {
   int64_t batch = 256;
   int threads = 1, iters = 10;
   bool bench = false;
+  bool fuse_qdq = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--avx2") {
       hwy::SetSupportedTargetsForTest(HWY_AVX2);
+      continue;
+    }
+    if (flag == "--fuse-qdq") {
+      fuse_qdq = true;
       continue;
     }
     if (flag == "--bench") {
@@ -103,7 +110,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
     return 1;
   }
-  auto session = mp::exec::Session::Create(*std::move(model), {.num_threads = threads});
+  auto session =
+      mp::exec::Session::Create(*std::move(model), {.num_threads = threads, .fuse_qdq = fuse_qdq});
   if (!session.ok()) {
     std::fprintf(stderr, "%s\n", std::string(session.status().message()).c_str());
     return 1;
