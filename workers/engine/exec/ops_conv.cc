@@ -119,19 +119,9 @@ absl::StatusOr<PreparedOp> PrepareConv(const PrepareContext& ctx) {
     return InvalidInput(ctx, 1,
                         StrCat("has ", m, " output channels, not divisible by group ", group));
   }
-  const std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  ASSIGN_OR_RETURN(WindowAttrs attrs, internal::ReadWindowAttrs(ctx, spatial, kernel));
-  const std::vector<int64_t> in(x.dims().begin() + 2, x.dims().end());
-  ASSIGN_OR_RETURN(std::vector<int64_t> out,
-                   internal::ForwardOutputSizes(ctx, in, /*ceil_mode=*/false, &attrs));
   kernels::Conv2dParams p;
-  p.batch = x.dim(0);
-  p.in_channels = c;
-  p.out_channels = m;
-  p.group = group;
-  SetSpatial(spatial, in, out, attrs, &p);
-  std::vector<int64_t> dims = {x.dim(0), m};
-  dims.insert(dims.end(), out.begin(), out.end());
+  ASSIGN_OR_RETURN(std::vector<int64_t> dims,
+                   internal::ConvForwardGeometry(ctx, spatial, x, w, group, &p));
   ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, DType::kFloat32, std::move(dims)));
   std::unique_ptr<kernels::PackedConvWeights> packed;
   if (ctx.input(1).is_constant() && ctx.input(1).value->num_elements() > 0) {

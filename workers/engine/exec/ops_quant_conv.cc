@@ -138,19 +138,8 @@ absl::StatusOr<PreparedOp> PrepareQConv(const PrepareContext& ctx, const Slots& 
       }
     }
   }
-  const std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  ASSIGN_OR_RETURN(WindowAttrs attrs, ReadWindowAttrs(ctx, spatial, kernel));
-  const std::vector<int64_t> in(x.dims().begin() + 2, x.dims().end());
-  ASSIGN_OR_RETURN(std::vector<int64_t> out,
-                   ForwardOutputSizes(ctx, in, /*ceil_mode=*/false, &attrs));
   kernels::Conv2dParams p;
-  p.batch = x.dim(0);
-  p.in_channels = c;
-  p.out_channels = m;
-  p.group = group;
-  SetSpatial(spatial, in, out, attrs, &p);
-  std::vector<int64_t> dims = {x.dim(0), m};
-  dims.insert(dims.end(), out.begin(), out.end());
+  ASSIGN_OR_RETURN(std::vector<int64_t> dims, ConvForwardGeometry(ctx, spatial, x, w, group, &p));
   const DType y_dtype = requant ? ctx.input(s.y_zp).dtype : DType::kInt32;
   ASSIGN_OR_RETURN(Shape y, MakeOutputShape(ctx, 0, y_dtype, std::move(dims)));
   std::unique_ptr<kernels::PackedQConvWeights> packed;

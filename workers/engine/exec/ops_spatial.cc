@@ -115,4 +115,22 @@ absl::StatusOr<std::vector<int64_t>> ForwardOutputSizes(const PrepareContext& ct
   return out;
 }
 
+absl::StatusOr<std::vector<int64_t>> ConvForwardGeometry(const PrepareContext& ctx, int spatial,
+                                                         const Shape& x, const Shape& w,
+                                                         int64_t group, kernels::Conv2dParams* p) {
+  const std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  ASSIGN_OR_RETURN(WindowAttrs attrs, ReadWindowAttrs(ctx, spatial, kernel));
+  const std::vector<int64_t> in(x.dims().begin() + 2, x.dims().end());
+  ASSIGN_OR_RETURN(std::vector<int64_t> out,
+                   ForwardOutputSizes(ctx, in, /*ceil_mode=*/false, &attrs));
+  p->batch = x.dim(0);
+  p->in_channels = x.dim(1);
+  p->out_channels = w.dim(0);
+  p->group = group;
+  SetSpatial(spatial, in, out, attrs, p);
+  std::vector<int64_t> dims = {x.dim(0), w.dim(0)};
+  dims.insert(dims.end(), out.begin(), out.end());
+  return dims;
+}
+
 }  // namespace mp::exec::internal

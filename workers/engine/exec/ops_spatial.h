@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "workers/engine/exec/op.h"
+#include "workers/engine/kernels/conv.h"
 
 namespace mp::exec::internal {
 
@@ -48,6 +49,15 @@ absl::StatusOr<WindowAttrs> ReadWindowAttrs(const PrepareContext& ctx, int spati
 absl::StatusOr<std::vector<int64_t>> ForwardOutputSizes(const PrepareContext& ctx,
                                                         std::span<const int64_t> in, bool ceil_mode,
                                                         WindowAttrs* attrs);
+
+// The forward geometry of a Conv-like node (Conv, ConvInteger, QLinearConv) whose shapes the
+// caller has validated: x [N, C, in...], w [M, C/group, kernel...]. Reads the window
+// attributes (kernel from w), computes the output sizes, fills `p` (batch, channels, group
+// and the spatial fields) and returns the output dims [N, M, out...]. Errors as
+// ReadWindowAttrs / ForwardOutputSizes.
+absl::StatusOr<std::vector<int64_t>> ConvForwardGeometry(const PrepareContext& ctx, int spatial,
+                                                         const Shape& x, const Shape& w,
+                                                         int64_t group, kernels::Conv2dParams* p);
 
 // Fills the spatial fields of a kernels::Conv2dParams or kernels::Pool2dParams from per-axis
 // vectors of `spatial` (1 or 2) entries: 1-D maps to width, leaving the height fields at
