@@ -4,38 +4,13 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "common/clock.h"
 #include "common/file_util.h"
 #include "common/status.h"
 #include "common/str_cat.h"
+#include "workers/local/local_context.h"
 
 namespace mp::local {
 namespace {
-
-// JobContext for a local run: never cancelled; prints one line per step.
-class LocalContext final : public pipeline::JobContext {
- public:
-  LocalContext(std::filesystem::path dir, int threads, std::ostream* log)
-      : dir_(std::move(dir)), threads_(threads), log_(log) {}
-  absl::Status Report(const pipeline::ProgressUpdate& u) override {
-    if (log_ != nullptr && u.step != last_step_) {
-      *log_ << "[ptq] " << u.step << " (" << static_cast<int>(std::lround(100 * u.fraction))
-            << "%)\n";
-      last_step_ = u.step;
-    }
-    return absl::OkStatus();
-  }
-  bool cancelled() const override { return false; }
-  const std::filesystem::path& work_dir() const override { return dir_; }
-  int num_threads() const override { return threads_; }
-  Clock* clock() const override { return SystemClock::Get(); }
-
- private:
-  std::filesystem::path dir_;
-  int threads_;
-  std::ostream* log_;
-  std::string last_step_;
-};
 
 std::string Percent(double v) {
   char buf[32];
@@ -90,7 +65,7 @@ absl::Status PtqCommand(const PtqCommandOptions& o, std::ostream& out, std::ostr
     std::string dir;
     ~Cleanup() { (void)RemoveAll(dir); }
   } cleanup{dir};
-  LocalContext ctx(dir, o.threads, o.quiet ? nullptr : &log);
+  LocalContext ctx(dir, o.threads, o.quiet ? nullptr : &log, "ptq");
   ASSIGN_OR_RETURN(pipeline::JobResult result, pipeline::RunPtq(o.ptq, ctx));
   for (const pipeline::Artifact& a : result.artifacts) {
     if (a.name == "model") RETURN_IF_ERROR(Copy(a.path, o.output_path));

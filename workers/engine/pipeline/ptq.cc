@@ -30,6 +30,7 @@
 #include "workers/engine/eval/eval.h"
 #include "workers/engine/onnx/onnx.h"
 #include "workers/engine/pipeline/ptq_internal.h"
+#include "workers/engine/pipeline/recipe_data.h"
 
 namespace mp::pipeline {
 namespace {
@@ -139,12 +140,12 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
   data::Dataset calib, eval_ds;
   if (!o.calibration.empty()) {
     ASSIGN_OR_RETURN(
-        calib, internal::LoadSamples(o.calibration, "", o.calibration_samples, *fp32,
+        calib, LoadSamples(o.calibration, "", o.calibration_samples, *fp32,
                                      StrCat("calibration data '", o.calibration.string(), "'")));
   }
   const bool has_eval = !o.eval.empty();
   if (has_eval) {
-    ASSIGN_OR_RETURN(eval_ds, internal::LoadSamples(o.eval, o.eval_labels, o.eval_samples, *fp32,
+    ASSIGN_OR_RETURN(eval_ds, LoadSamples(o.eval, o.eval_labels, o.eval_samples, *fp32,
                                                     StrCat("eval data '", o.eval.string(), "'")));
   } else {
     eval_ds = calib;

@@ -1,13 +1,17 @@
-// Loading and validating calibration / evaluation samples for the ptq recipe.
+#include "workers/engine/pipeline/recipe_data.h"
+
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "common/str_cat.h"
 #include "workers/engine/data/data.h"
 #include "workers/engine/onnx/onnx.h"
-#include "workers/engine/pipeline/ptq_internal.h"
 
-namespace mp::pipeline::internal {
+namespace mp::pipeline {
 namespace {
 
 using tensor::DType;
@@ -105,4 +109,21 @@ absl::StatusOr<data::Dataset> LoadSamples(const std::filesystem::path& path,
              input.name, "' expects ", input.shape.ToString(), " per batch"));
 }
 
-}  // namespace mp::pipeline::internal
+absl::StatusOr<std::pair<data::Dataset, data::Dataset>> SplitHoldout(const data::Dataset& ds,
+                                                                     double fraction) {
+  if (!(fraction >= 0 && fraction < 1)) {
+    return absl::InvalidArgumentError(StrCat("holdout: ", fraction, " is outside [0, 1)"));
+  }
+  const int64_t n = ds.size();
+  const int64_t held = static_cast<int64_t>(std::llround(fraction * double(n)));
+  if (held <= 0 || held >= n) return std::make_pair(ds, data::Dataset());
+  auto rows = [&](int64_t begin, int64_t end) {
+    data::Batch b = ds.Slice(begin, end);
+    return data::Dataset::Make(b.inputs, b.labels);
+  };
+  ASSIGN_OR_RETURN(data::Dataset first, rows(0, n - held));
+  ASSIGN_OR_RETURN(data::Dataset last, rows(n - held, n));
+  return std::make_pair(std::move(first), std::move(last));
+}
+
+}  // namespace mp::pipeline
