@@ -139,14 +139,13 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
                    quant::ParseActivationScheme(o.activation_scheme));
   data::Dataset calib, eval_ds;
   if (!o.calibration.empty()) {
-    ASSIGN_OR_RETURN(
-        calib, LoadSamples(o.calibration, "", o.calibration_samples, *fp32,
-                                     StrCat("calibration data '", o.calibration.string(), "'")));
+    ASSIGN_OR_RETURN(calib, LoadSamples(o.calibration, "", o.calibration_samples, *fp32,
+                                        StrCat("calibration data '", o.calibration.string(), "'")));
   }
   const bool has_eval = !o.eval.empty();
   if (has_eval) {
     ASSIGN_OR_RETURN(eval_ds, LoadSamples(o.eval, o.eval_labels, o.eval_samples, *fp32,
-                                                    StrCat("eval data '", o.eval.string(), "'")));
+                                          StrCat("eval data '", o.eval.string(), "'")));
   } else {
     eval_ds = calib;
   }
