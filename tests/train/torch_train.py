@@ -7,8 +7,12 @@ maxpool 2, 400-120-84-10 with ReLU), PyTorch's default initialisation, same budg
 batch, Adam, linear warm-up then cosine to 0 per step) and preprocessing (x / 255). The data
 order differs (torch's shuffling). Prints the test accuracy after every epoch and at the end.
 
+With --export PATH the trained model is written as ONNX the way scripts/make_fixtures.py
+writes the fixtures (opset 13, dynamic batch, input "input", output "logits"): a fully
+trained PyTorch teacher for distillation experiments.
+
 Usage: /usr/bin/python3 tests/train/torch_train.py [--epochs 15] [--batch 64] [--lr 2e-3]
-         [--warmup 200] [--threads 2] [--seed 1] [--train-limit N]
+         [--warmup 200] [--threads 2] [--seed 1] [--train-limit N] [--export PATH]
 """
 import argparse
 import gzip
@@ -85,6 +89,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--train-limit", type=int, default=-1)
+    ap.add_argument("--export", default="", help="write the trained model as ONNX here")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -113,6 +118,13 @@ def main():
     print(f"torch LeNet: {args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}: "
           f"test accuracy {acc:.4f}, {time.perf_counter() - start:.1f} s "
           f"({args.threads} threads, torch {torch.__version__})")
+    if args.export:
+        model.eval()
+        torch.onnx.export(model, torch.zeros(1, 1, 28, 28), args.export, opset_version=13,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                          do_constant_folding=True)
+        print(f"wrote {args.export}")
 
 
 if __name__ == "__main__":
