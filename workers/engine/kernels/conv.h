@@ -17,6 +17,10 @@
 //     in which each tap (c, kh, kw) is a constant shift, and a register-blocked kernel
 //     multiplies the weights by those shifted planes directly (no im2col), or, with one
 //     input channel and < 4 outputs per group (depthwise), runs a 1-D filter along them;
+//     1x1 kernels with stride 1 and no padding (conv_pointwise.cc) skip the staging: the
+//     same GEMM micro-kernel reads x's planes and writes y's in place; so does depthwise
+//     (one input and one output channel per group, stride_w 1 or 2) with rows of at least
+//     3/4 of a vector (conv_depthwise.cc: row by row, masked loads at the edges);
 //   - direct (C_out/G <= 4 and K <= 32, else as below): Highway loops over a zero-padded
 //     copy of the group's input planes, vectorised across output columns (stride 1 and 2),
 //     4 output channels per input load; no GEMM;

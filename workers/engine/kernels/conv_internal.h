@@ -52,6 +52,23 @@ void PackShiftWeights(const Conv2dParams& p, const float* w, float* out);
 void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,
                  const float* bias, float* y, ThreadPool* pool, const float* residual);
 
+// Pointwise convolution (conv_pointwise.cc), which ShiftConv2d runs for its GEMM form when
+// UsePointwise(p): kernel 1x1, stride 1, no padding and in_h * in_w >= the dispatched
+// target's vector lanes. Reads x and writes y in place with the GEMM form's packed weights
+// (PackShiftWeights) and the same sums, so the bytes match the staged path.
+bool UsePointwise(const Conv2dParams& p);
+void PointwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                     float* y, ThreadPool* pool, const float* residual);
+
+// Depthwise convolution (conv_depthwise.cc), which ShiftConv2d runs for its FIR form when
+// UseDepthwise(p): one input and one output channel per group, stride_w 1 or 2, kernel_w <=
+// kDepthwiseMaxKw, out_w >= 3/4 of the target's lanes. Reads x and writes y directly, row by
+// row; w as given.
+constexpr int64_t kDepthwiseMaxKw = 16;
+bool UseDepthwise(const Conv2dParams& p);
+void DepthwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                     float* y, ThreadPool* pool, const float* residual);
+
 // Data movement of the shifted-plane path (conv_stage.cc).
 // The staged planes of a block (conv_shift.cc's file comment): for channel c < channels and phase
 // (a, b), plane (c, a, b) starts at out + ((c*ph_h + a)*ph_w + b) * plane and its row i is G row

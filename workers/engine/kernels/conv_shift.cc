@@ -286,6 +286,14 @@ void PackShiftWeights(const Conv2dParams& p, const float* w, float* out) {
 
 void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,
                  const float* bias, float* y, ThreadPool* pool, const float* residual) {
+  if (kind == ShiftKind::kGemm && UsePointwise(p)) {  // nothing to stage
+    PointwiseConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
+  if (kind == ShiftKind::kFir && UseDepthwise(p)) {  // nor here
+    DepthwiseConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
   const Geometry g = MakeGeometry(p, kind);
   // With a residual the clamp comes after the add, in Unstage.
   const float lo = residual ? -std::numeric_limits<float>::infinity() : p.act_min;

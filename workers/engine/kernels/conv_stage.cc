@@ -4,6 +4,7 @@
 // from the add and clamp, which round like the scalar `std::min(std::max(a + b, lo), hi)`.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "workers/engine/kernels/conv_internal.h"
 
@@ -115,6 +116,48 @@ HWY_INLINE void GatherStrided(const float* src, int64_t stride, float* dst, int6
   for (; j < n; ++j) dst[j] = src[j * stride];
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// StageBlockImpl for s_w == 2 after the memset: a channel's rows are first copied into a
+// buffer of zero-padded rows (G's rows: pad_left zeros, the row, zeros; all rows first, so
+// the vector loads below do not wait on the narrower stores just made), then every phase
+// row b is written whole with vectors of ConcatEven / ConcatOdd of its buffer row (G
+// columns 2j + b). Stores past a phase row's `pitch` floats write G's zeros (buffer columns
+// >= 2*pitch lie past the data), landing on later rows of the same plane, which are written
+// after, or on padding or the plane's slack, which must be zero anyway.
+void StageStride2(const conv_internal::StageArgs& g, float* out) {
+  const D d;
+  const int64_t vectors = (g.pitch + kL - 1) / kL;
+  const int64_t row_pitch = 2 * vectors * kL + kL;
+  thread_local std::vector<float> buffer;
+  const size_t need = static_cast<size_t>(g.in_h * row_pitch);
+  buffer.assign(std::max(need, buffer.size()), 0.0f);
+  float* rows = buffer.data();
+  for (int64_t img = 0; img < g.images; ++img) {
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const float* src = g.x + img * g.x_stride + c * g.in_plane;
+      for (int64_t ih = 0; ih < g.in_h; ++ih) {
+        CopySpan(src + ih * g.in_w, rows + ih * row_pitch + g.pad_left, g.in_w);
+      }
+      for (int64_t a = 0; a < g.ph_h; ++a) {
+        const int64_t g0 = img * g.r0 + g.pad_top - a;  // > -s_h
+        const int64_t i0 = g0 <= 0 ? 0 : (g0 + g.s_h - 1) / g.s_h;
+        const int64_t ih0 = g.s_h * i0 - g0;
+        float* dst = out + (c * g.ph_h + a) * g.ph_w * g.plane + i0 * g.pitch;
+        for (int64_t ih = ih0; ih < g.in_h; ih += g.s_h, dst += g.pitch) {
+          const float* row = rows + ih * row_pitch;
+          for (int64_t v = 0; v < vectors; ++v) {
+            const V lo = hn::LoadU(d, row + 2 * v * kL);
+            const V hi = hn::LoadU(d, row + 2 * v * kL + kL);
+            hn::StoreU(hn::ConcatEven(d, hi, lo), d, dst + v * kL);
+            if (g.ph_w > 1) hn::StoreU(hn::ConcatOdd(d, hi, lo), d, dst + g.plane + v * kL);
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
 // Writes the staged planes of a block (StageArgs): zeros, then the data rows, image by
 // image and channel by channel (x is read in order). When a channel's rows are contiguous in
 // both x and the plane (no column padding, stride 1), they are copied as one span. (Zeroing
@@ -132,6 +175,12 @@ void StageBlockImpl(const conv_internal::StageArgs& g, float* out) {
     iw0[b] = g.s_w * j_lo[b] + b - g.pad_left;
   }
   const bool whole_rows = g.s_w == 1 && g.s_h == 1 && cols[0] == g.in_w && g.in_w == g.pitch;
+#if HWY_TARGET != HWY_SCALAR
+  if (g.s_w == 2 && kL > 1) {
+    StageStride2(g, out);
+    return;
+  }
+#endif
   for (int64_t img = 0; img < g.images; ++img) {
     for (int64_t a = 0; a < g.ph_h; ++a) {
       const int64_t g0 = img * g.r0 + g.pad_top - a;  // > -s_h

@@ -158,6 +158,16 @@ const std::vector<Case>& ConvCases() {
       {2, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2},    // LeNet conv1 as in the model
       {1, 130, 6, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // K = 1170: blocked GEMM path
       {1, 3, 160, 160, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // large image: im2col path
+      // Pointwise (1x1, stride 1, no pad): x read in place, tiles across images.
+      {5, 24, 7, 7, 20, 1, 1, 1},    // 20 rows, 49 outputs per image
+      {3, 16, 4, 4, 13, 1, 1, 1},    // 16 outputs: one vector
+      {4, 6, 14, 14, 10, 1, 1, 2},   // groups, 5 outputs each
+      {1, 64, 14, 14, 64, 1, 1, 1},  // one image: rows split
+      {2, 16, 3, 5, 24, 1, 1, 1},    // 15 outputs (< 16 lanes)
+      // Depthwise row by row (conv_depthwise.cc): interior rows 4 at a time, edges.
+      {2, 3, 20, 24, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},  // dilation 2
+      {1, 2, 30, 40, 2, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1},  // stride 2, 3 vectors per row
+      {3, 4, 14, 14, 4, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1},  // MobileNet's 14x14 planes
   };
   return cases;
 }

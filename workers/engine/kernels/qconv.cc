@@ -24,6 +24,27 @@ Geometry GeometryOf(const Conv2dParams& p) {
   return g;
 }
 
+// dst[0, n) = src[0, n), with fixed-size copies (a few moves, no library call) for the
+// common kernel widths.
+inline void CopyKernelRow(const uint8_t* src, int64_t n, uint8_t* dst) {
+  switch (n) {
+    case 1:
+      *dst = *src;
+      return;
+    case 3:
+      std::memcpy(dst, src, 3);
+      return;
+    case 5:
+      std::memcpy(dst, src, 5);
+      return;
+    case 7:
+      std::memcpy(dst, src, 7);
+      return;
+    default:
+      std::memcpy(dst, src, static_cast<size_t>(n));
+  }
+}
+
 // Row i of `out` (stride kg bytes) = the patch of output pixel p0 + i, for `count` pixels of
 // image plane group x_g ([Cg, in_h, in_w] bytes); positions outside the image hold `pad`.
 // Pixels whose kernel columns all fall inside the image (most of them) copy each kernel row
@@ -43,6 +64,8 @@ void Im2ColRows(const Conv2dParams& p, int64_t cg, const uint8_t* x_g, int64_t p
         const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
         if (ih < 0 || ih >= p.in_h) {
           std::memset(row, pad, static_cast<size_t>(kw_n));
+        } else if (cols_in && dw == 1) {
+          CopyKernelRow(xc + ih * p.in_w + iw0, kw_n, row);
         } else if (cols_in) {
           const uint8_t* src = xc + ih * p.in_w + iw0;
           for (int64_t kw = 0; kw < kw_n; ++kw) row[kw] = src[kw * dw];

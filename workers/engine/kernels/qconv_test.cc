@@ -96,6 +96,9 @@ TEST(QConvTest, MatchesReference) {
       Make(3, 5, 6, 7, 17, 1, 1, 1, 0, 1),     // 1x1
       Make(1, 3, 1, 50, 4, 5, 1, 3, 2, 1),     // 1-D
       Make(1, 16, 12, 12, 33, 3, 1, 1, 1, 1),  // more pixels than a tile, N not a panel multiple
+      Make(2, 1, 28, 28, 6, 5, 1, 1, 2, 1),    // LeNet conv1: 5-byte kernel rows
+      Make(1, 2, 12, 13, 5, 7, 1, 1, 3, 1),    // 7-byte kernel rows
+      Make(1, 3, 9, 10, 4, 4, 1, 1, 1, 1),     // 4-byte kernel rows (generic copy)
   };
   for (const Conv2dParams& p : cases) {
     for (QType xt : {QType::kUint8, QType::kInt8}) {

@@ -15,6 +15,7 @@
 #endif
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -147,11 +148,26 @@ void PackA(const uint8_t* a, bool flip, int64_t lda, int64_t rows, int64_t k, in
   const int64_t blocks = (rows + kMr - 1) / kMr;
   std::fill(out, out + blocks * k4 * kMr, 0u);
   const uint8_t x = flip ? 0x80 : 0;
+  const uint32_t x4 = flip ? 0x80808080u : 0u;
+  const int64_t full = k / 4;  // groups of 4 bytes inside K
+  static_assert(std::endian::native == std::endian::little);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = a + r * lda;
     uint32_t* dst = out + (r / kMr) * k4 * kMr + r % kMr;
-    uint32_t sum = 0;
-    for (int64_t g = 0; g < k4; ++g) {
+    // Whole groups: the 4 bytes as one little-endian word (byte t at bits 8t), flipped at
+    // once; the byte sum through two 16-bit lanes (each at most 2*255 per group).
+    uint64_t sum_lo = 0, sum_hi = 0;
+    for (int64_t g = 0; g < full; ++g) {
+      uint32_t word;
+      std::memcpy(&word, row + 4 * g, 4);
+      word ^= x4;
+      dst[g * kMr] = word;
+      const uint32_t pairs = (word & 0x00FF00FFu) + ((word >> 8) & 0x00FF00FFu);
+      sum_lo += pairs & 0xFFFFu;
+      sum_hi += pairs >> 16;
+    }
+    uint32_t sum = static_cast<uint32_t>(sum_lo + sum_hi);
+    for (int64_t g = full; g < k4; ++g) {
       uint32_t word = 0;
       const int64_t kk = std::min<int64_t>(4, k - 4 * g);
       for (int64_t t = 0; t < kk; ++t) {
