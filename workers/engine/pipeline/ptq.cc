@@ -3,8 +3,9 @@
 //   target       {name, detected, reduce_range, highway_target}: the deployment target the
 //                scheme was chosen for and the Highway target our kernels ran on
 //   model        {bytes_fp32, bytes_quantized, nodes_fp32, nodes_quantized, artifact}
-//   calibration  {samples, method, percentile, tensors: [{name, min, max, range_min,
-//                range_max}]}  (static mode)
+//   calibration  {samples, method, percentile, fixed_ranges, tensors: [{name, min, max,
+//                range_min, range_max, fixed}]}  (static mode; fixed: the range came from
+//                PtqOptions::fixed_ranges)
 //   layers       [{name, op_type, precision: "int8"|"fp32", fallback}] every quantizable layer
 //   fused_activations, weights [{name, layer, axis, channels, sqnr_db, mse}],
 //   activations  [{name, dtype, scale, zero_point, sqnr_db, mse}]  (end-to-end error)
@@ -74,6 +75,10 @@ absl::Status Validate(const PtqOptions& o) {
   if (o.mode != "static" && o.calibration.empty() && o.eval.empty()) {
     return absl::InvalidArgumentError("eval: give evaluation (or calibration) samples");
   }
+  if (!o.fixed_ranges.empty() && o.mode != "static") {
+    return absl::InvalidArgumentError(
+        StrCat("fixed_ranges: activation ranges apply to static PTQ only, mode is '", o.mode, "'"));
+  }
   if (!o.eval_labels.empty() && o.eval.empty()) {
     return absl::InvalidArgumentError("eval_labels: labels given without eval samples");
   }
@@ -94,6 +99,48 @@ absl::Status Validate(const PtqOptions& o) {
     }
   }
   return absl::OkStatus();
+}
+
+// PtqOptions::fixed_ranges: {"value": [lo, hi], ...}, finite lo <= hi, every name a value
+// in `calibrated` (the float32 activations calibration observed).
+absl::StatusOr<quant::RangeMap> LoadFixedRanges(const std::filesystem::path& path,
+                                                const quant::RangeMap& calibrated) {
+  const std::string what = StrCat("fixed_ranges '", path.string(), "'");
+  auto text = ReadFile(path.string());
+  if (!text.ok()) return Annotate(text.status(), what);
+  const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(
+        StrCat(what, ": expected a JSON object {\"value\": [lo, hi], ...}"));
+  }
+  quant::RangeMap out;
+  std::vector<std::string> unknown;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const json& v = it.value();
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number()) {
+      return absl::InvalidArgumentError(
+          StrCat(what, ": value '", it.key(), "': expected [lo, hi], got ", v.dump()));
+    }
+    const float lo = static_cast<float>(v[0].get<double>());
+    const float hi = static_cast<float>(v[1].get<double>());
+    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
+      return absl::InvalidArgumentError(StrCat(what, ": value '", it.key(), "': range ", v.dump(),
+                                               " must be finite with lo <= hi"));
+    }
+    if (!calibrated.contains(it.key())) {
+      unknown.push_back(StrCat("'", it.key(), "'"));
+      continue;
+    }
+    out[it.key()] = {lo, hi};
+  }
+  if (!unknown.empty()) {
+    std::string names;
+    for (size_t i = 0; i < unknown.size() && i < 10; ++i) names += (i ? ", " : "") + unknown[i];
+    if (unknown.size() > 10) names += StrCat(" and ", unknown.size() - 10, " more");
+    return absl::InvalidArgumentError(
+        StrCat(what, ": not float32 activations of the model: ", names));
+  }
+  return out;
 }
 
 // A batch of exactly `b` rows: the first b, cycling when the data is shorter.
@@ -156,6 +203,7 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
       .activations = scheme, .per_channel = o.per_channel_weights, .reduce_range = reduce_range};
   quant::QuantizeResult q;
   quant::CalibrationResult cal;
+  quant::RangeMap fixed;  // PtqOptions::fixed_ranges
   std::vector<quant::Layer> layers;
   std::vector<std::string> fallback_layers;
   const int64_t kBatch = 100;
@@ -167,6 +215,12 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
                  {.calibrator = {.method = method, .percentile = o.percentile, .scheme = scheme},
                   .batch_size = kBatch,
                   .progress = rep.Callback()}));
+    if (!o.fixed_ranges.empty()) {
+      ASSIGN_OR_RETURN(fixed, LoadFixedRanges(o.fixed_ranges, cal.ranges));
+      for (const auto& [name, r] : fixed) cal.ranges[name] = r;
+      notes.push_back(StrCat(fixed.size(), " activation ranges fixed by '",
+                             o.fixed_ranges.filename().string(), "' instead of calibrated"));
+    }
     layers = quant::FindLayers(folded, cal.ranges);
     if (layers.empty()) {
       return absl::UnimplementedError(
@@ -332,7 +386,8 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
                        {"min", obs.min()},
                        {"max", obs.max()},
                        {"range_min", r.min},
-                       {"range_max", r.max}});
+                       {"range_max", r.max},
+                       {"fixed", fixed.contains(obs.name())}});
   }
   // File names only: the directories are the runner's (temporary) ones, and identical runs
   // should write identical options.
@@ -350,6 +405,7 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
                        {"max_accuracy_drop", o.max_accuracy_drop},
                        {"calibration_samples", o.calibration_samples},
                        {"eval_samples", o.eval_samples},
+                       {"fixed_ranges", o.fixed_ranges.filename().string()},
                        {"latency_batches", o.latency_batches},
                        {"sensitivity", o.sensitivity},
                        {"seed", o.seed},
@@ -367,6 +423,7 @@ absl::StatusOr<JobResult> RunPtq(const PtqOptions& o, JobContext& ctx) {
     report["calibration"] = {{"samples", cal.samples},
                              {"method", o.calibrator},
                              {"percentile", o.percentile},
+                             {"fixed_ranges", fixed.size()},
                              {"tensors", tensors}};
   }
   report["layers"] =

@@ -35,6 +35,11 @@ struct PtqOptions {
   double max_accuracy_drop = 0;     // > 0: accuracy-aware fallback (fraction, 0.01 = 1 pt)
   int64_t calibration_samples = 0;  // 0: all
   int64_t eval_samples = 0;         // 0: all
+  // Optional JSON file {"value": [lo, hi], ...}: these activation ranges replace the
+  // calibrated ones (static mode), e.g. the ranges learned by quantization-aware training
+  // (train/qat.h). Each [lo, hi] finite with lo <= hi; every name must be a float32 activation
+  // of the model (one calibration observed), else INVALID_ARGUMENT naming the unknown values.
+  std::filesystem::path fixed_ranges;
   std::vector<int64_t> latency_batches = {1, 64};
   bool sensitivity = true;  // per-layer sensitivity analysis
   uint64_t seed = 0;

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "common/file_util.h"
 #include "gtest/gtest.h"
@@ -13,6 +14,8 @@
 #include "workers/engine/exec/exec_test_util.h"
 #include "workers/engine/onnx/onnx.h"
 #include "workers/engine/pipeline/ptq.h"
+#include "workers/engine/quant/quant.h"
+#include "workers/engine/train/qat.h"
 
 namespace mp::pipeline {
 namespace {
@@ -230,6 +233,110 @@ TEST_F(PtqTest, BadOptionsNameTheField) {
   o = LenetOptions();
   o.mode = "int4";
   EXPECT_EQ(Run(o).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PtqTest, FixedRangesReplaceCalibratedOnes) {
+  // "input" feeds the first Conv: its QuantizeLinear scale must come from the file.
+  const std::filesystem::path ranges = dir_ / "ranges.json";
+  ASSERT_TRUE(AtomicWriteFile(ranges.string(), R"({"input": [0, 0.51]})").ok());
+  TestContext ctx(dir_);
+  PtqOptions o = LenetOptions();
+  o.fixed_ranges = ranges;
+  o.sensitivity = false;
+  auto result = RunPtq(o, ctx);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto text = ReadFile(result->artifacts[1].path.string());
+  ASSERT_TRUE(text.ok());
+  const nlohmann::json report = nlohmann::json::parse(*text);
+  EXPECT_EQ(report["calibration"]["fixed_ranges"], 1);
+  EXPECT_EQ(report["options"]["fixed_ranges"], "ranges.json");
+  int fixed = 0;
+  for (const nlohmann::json& t : report["calibration"]["tensors"]) {
+    if (!t["fixed"].get<bool>()) continue;
+    ++fixed;
+    EXPECT_EQ(t["name"], "input");
+    EXPECT_FLOAT_EQ(t["range_max"].get<float>(), 0.51f);
+  }
+  EXPECT_EQ(fixed, 1);
+  bool found = false;
+  for (const nlohmann::json& a : report["activations"]) {
+    if (a["name"] != "input") continue;
+    found = true;
+    EXPECT_FLOAT_EQ(a["scale"].get<float>(), 0.51f / 255.0f);
+    EXPECT_EQ(a["zero_point"], 0);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(PtqTest, QatRangesReachTheRecipeThroughAnOnnxRoundTrip) {
+  // The value names QAT (train/qat.h) learns ranges for, on the graph ptq quantizes (the
+  // session's), are the names ptq calibrates again after the model is exported and imported.
+  auto imported = onnx::ImportModelFile((fixtures_ / "models/lenet.onnx").string());
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  auto session = exec::Session::Create(*std::move(imported));
+  ASSERT_TRUE(session.ok()) << session.status();
+  ir::Model folded = (*session)->model();
+  quant::NameNodes(folded.graph);
+  auto images = data::ReadNpy((fixtures_ / "data/images_64.npy").string());
+  ASSERT_TRUE(images.ok()) << images.status();
+  auto calib = data::Dataset::Make(*images);
+  ASSERT_TRUE(calib.ok()) << calib.status();
+  auto cal = quant::Calibrate(**session, *calib, {});
+  ASSERT_TRUE(cal.ok()) << cal.status();
+  auto qat = train::InsertFakeQuant(folded, cal->ranges, {});
+  ASSERT_TRUE(qat.ok()) << qat.status();
+  auto plain = train::RemoveFakeQuant(qat->model);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  PtqOptions o = LenetOptions();
+  o.model = dir_ / "qat.onnx";
+  o.fixed_ranges = dir_ / "ranges.json";
+  o.sensitivity = false;
+  ASSERT_TRUE(onnx::ExportModelFile(plain->model, o.model.string()).ok());
+  nlohmann::json ranges = nlohmann::json::object();
+  for (const auto& [name, r] : plain->ranges) ranges[name] = {r.min, r.max};
+  ASSERT_TRUE(AtomicWriteFile(o.fixed_ranges.string(), ranges.dump()).ok());
+  TestContext ctx(dir_);
+  auto result = RunPtq(o, ctx);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto text = ReadFile(result->artifacts[1].path.string());
+  ASSERT_TRUE(text.ok());
+  const nlohmann::json report = nlohmann::json::parse(*text);
+  EXPECT_EQ(report["calibration"]["fixed_ranges"].get<size_t>(), plain->ranges.size());
+}
+
+TEST_F(PtqTest, BadFixedRangesNameTheProblem) {
+  const std::filesystem::path ranges = dir_ / "ranges.json";
+  auto run_with = [&](const std::string& text, const std::string& mode = "static") {
+    EXPECT_TRUE(AtomicWriteFile(ranges.string(), text).ok());
+    PtqOptions o = LenetOptions();
+    o.fixed_ranges = ranges;
+    o.mode = mode;
+    o.sensitivity = false;
+    return Run(o);
+  };
+  struct Case {
+    std::string text, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"input": [1, 0]})", "value 'input': range [1,0] must be finite with lo <= hi"},
+           {R"({"input": [0, 1e39]})", "must be finite"},
+           {R"({"input": [0]})", "value 'input': expected [lo, hi]"},
+           {R"({"input": [0, 1], "nope": [0, 1], "zip": [0, 2]})",
+            "not float32 activations of the model: 'nope', 'zip'"},
+           {R"([0, 1])", "expected a JSON object"},
+           {"{", "expected a JSON object"}}) {
+    SCOPED_TRACE(c.text);
+    absl::Status s = run_with(c.text);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(std::string(s.message()).find(c.message), std::string::npos) << s;
+    EXPECT_NE(std::string(s.message()).find("fixed_ranges"), std::string::npos) << s;
+  }
+  absl::Status s = run_with(R"({"input": [0, 1]})", "dynamic");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(std::string(s.message()).find("fixed_ranges"), std::string::npos) << s;
+  PtqOptions o = LenetOptions();
+  o.fixed_ranges = dir_ / "missing.json";
+  EXPECT_NE(std::string(Run(o).message()).find("missing.json"), std::string::npos);
 }
 
 TEST_F(PtqTest, UnquantizableModelIsUnimplemented) {

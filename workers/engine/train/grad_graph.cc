@@ -124,6 +124,7 @@ absl::StatusOr<exec::NamedTensors> GradGraph::Forward(const exec::NamedTensors& 
       if (node.input(i).valid())
         inputs[static_cast<size_t>(i)] = values[static_cast<size_t>(node.input(i).index)];
     }
+    bool fold_custom = false;  // a private-domain op on constants: run once, then folded
     if (building) {
       bool all_known = true;
       std::vector<exec::InputInfo> infos(static_cast<size_t>(node.num_inputs()));
@@ -142,8 +143,9 @@ absl::StatusOr<exec::NamedTensors> GradGraph::Forward(const exec::NamedTensors& 
           all_known = false;
         }
       }
-      if (rule != nullptr && rule->forward != nullptr && !all_known) {
+      if (rule != nullptr && rule->forward != nullptr && (!all_known || !rule->domain.empty())) {
         np.kind = NodePlan::Kind::kCustom;
+        fold_custom = all_known;
       } else {
         ASSIGN_OR_RETURN(const exec::OpSchema* schema,
                          exec::OpRegistry::Default().Lookup(node, opset_));
@@ -201,6 +203,14 @@ absl::StatusOr<exec::NamedTensors> GradGraph::Forward(const exec::NamedTensors& 
                                      .pool = pool_.get()};
         RETURN_IF_ERROR(rule->forward(ctx));
         break;
+      }
+    }
+    if (fold_custom) {
+      np.kind = NodePlan::Kind::kFolded;
+      np.folded = outputs;
+      saved[ni].clear();
+      for (int j = 0; j < node.num_outputs(); ++j) {
+        if (node.output(j).valid()) plan->known[static_cast<size_t>(node.output(j).index)] = true;
       }
     }
     for (int j = 0; j < node.num_outputs(); ++j) {

@@ -79,8 +79,7 @@ absl::StatusOr<std::unique_ptr<GradGraph>> GradGraph::Create(const ir::Model& mo
   std::vector<const Rule*> rule_of(num_nodes, nullptr);
   gg->state_of_value_.assign(num_values, -1);
   for (const ir::Node& node : graph.nodes()) {
-    const Rule* rule = table.Find(node.op_type());
-    if (!node.domain().empty() && node.domain() != "ai.onnx") rule = nullptr;
+    const Rule* rule = table.Find(node.domain(), node.op_type());
     rule_of[static_cast<size_t>(node.id().index)] = rule;
     if (rule == nullptr) continue;
     for (int i = 0; i < node.num_inputs(); ++i) {
@@ -186,8 +185,11 @@ absl::StatusOr<std::unique_ptr<GradGraph>> GradGraph::Create(const ir::Model& mo
     for (ir::ValueId in : node.inputs()) {
       if (in.valid() && gg->variable_[static_cast<size_t>(in.index)]) any = true;
     }
-    if (!any || IsShapeOnly(node.op_type())) continue;
     const Rule* rule = rule_of[static_cast<size_t>(node.id().index)];
+    // A private-domain op always runs its own forward (exec has no kernel for it), even on
+    // constant inputs, so it keeps its rule.
+    const bool private_op = rule != nullptr && !rule->domain.empty();
+    if ((!any && !private_op) || IsShapeOnly(node.op_type())) continue;
     if (rule == nullptr) {
       const std::string op = node.domain().empty() || node.domain() == "ai.onnx"
                                  ? node.op_type()
@@ -195,7 +197,9 @@ absl::StatusOr<std::unique_ptr<GradGraph>> GradGraph::Create(const ir::Model& mo
       return absl::UnimplementedError(
           StrCat(node.Describe(), ": op ", op, " has no backward rule"));
     }
-    RETURN_IF_ERROR(exec::OpRegistry::Default().Lookup(node, gg->opset_).status());
+    if (!private_op) {
+      RETURN_IF_ERROR(exec::OpRegistry::Default().Lookup(node, gg->opset_).status());
+    }
     if (rule->validate != nullptr) RETURN_IF_ERROR(rule->validate(node, gg->opset_));
     gg->rules_[static_cast<size_t>(node.id().index)] = rule;
   }

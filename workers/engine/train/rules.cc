@@ -10,13 +10,15 @@ namespace mp::train::internal {
 void RuleTable::Register(const Rule& rule) {
   MP_CHECK(!rule.op_type.empty());
   MP_CHECK(rule.backward != nullptr) << rule.op_type;
-  MP_CHECK(Find(rule.op_type) == nullptr) << "duplicate rule " << rule.op_type;
+  MP_CHECK(Find(rule.domain, rule.op_type) == nullptr) << "duplicate rule " << rule.op_type;
+  MP_CHECK(rule.domain.empty() || rule.forward != nullptr) << rule.op_type;
   rules_.push_back(rule);
 }
 
-const Rule* RuleTable::Find(std::string_view op_type) const {
+const Rule* RuleTable::Find(std::string_view domain, std::string_view op_type) const {
+  if (domain == "ai.onnx") domain = "";
   for (const Rule& r : rules_) {
-    if (r.op_type == op_type) return &r;
+    if (r.op_type == op_type && r.domain == domain) return &r;
   }
   return nullptr;
 }
@@ -30,6 +32,7 @@ const RuleTable& RuleTable::Default() {
     RegisterConvRules(t);
     RegisterNormRules(t);
     RegisterMathRules(t);
+    RegisterQatRules(t);
     return t;
   }();
   return *table;

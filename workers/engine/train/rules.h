@@ -63,6 +63,9 @@ using BackwardFn = absl::Status (*)(BackwardContext& ctx);
 
 struct Rule {
   std::string_view op_type = {};
+  // "" = the default ONNX domain; else a private domain (kQatDomain) whose ops exec does not
+  // run: such a rule must have its own forward, which also serves constant inputs.
+  std::string_view domain = {};
   // Bit i set: a gradient flows into input slot i.
   uint32_t differentiable_inputs = 1;
   // Bit i set: input slot i is state the forward updates in kTrain (BN running mean/var).
@@ -77,7 +80,9 @@ struct Rule {
 class RuleTable {
  public:
   void Register(const Rule& rule);
-  const Rule* Find(std::string_view op_type) const;
+  // The rule of (domain, op_type); "ai.onnx" means "". Null when there is none.
+  const Rule* Find(std::string_view domain, std::string_view op_type) const;
+  const Rule* Find(std::string_view op_type) const { return Find("", op_type); }
   std::span<const Rule> rules() const { return rules_; }
   static const RuleTable& Default();
 
@@ -92,6 +97,7 @@ void RegisterLinearRules(RuleTable* table);       // rules_linear.cc: Gemm, MatM
 void RegisterConvRules(RuleTable* table);         // rules_conv.cc: Conv, pools
 void RegisterNormRules(RuleTable* table);         // rules_norm.cc: BN, Softmax, Dropout
 void RegisterMathRules(RuleTable* table);         // rules_math.cc: Div Pow Sqrt Erf ReduceMean..
+void RegisterQatRules(RuleTable* table);          // rules_qat.cc: FakeQuantize(Weight), qat.h
 // ==== end of family list ================================================================
 
 // ---- Helpers shared by the rule files (rules.cc) ----------------------------------------

@@ -43,6 +43,8 @@
 //                MaxPool AveragePool (pads, ceil_mode, count_include_pad) GlobalAveragePool
 //                GlobalMaxPool (kernels/pool_grad.h)
 //   norm:        BatchNormalization (training mode), Softmax LogSoftmax (any axis), Dropout
+//   qat:         FakeQuantize FakeQuantizeWeight (domain ai.modelpress.train, own scalar
+//                forward; exec never runs them): see qat.h
 // All five fixtures (mlp, lenet, resnet, mobilenet, transformer) train.
 // Each rule has a finite-difference test (rules_*_test.cc); whole models in
 // grad_graph_test.cc. Input gradients (dLoss/d feed) are computed only with
@@ -85,6 +87,15 @@
 // count (the optimizer updates are elementwise; the data order depends only on the seed and
 // the epoch). Only timings vary.
 //
+// ==== Quantization-aware training: qat.h ================================================
+//
+//   InsertFakeQuant(fp32, calibrated ranges, {.quantizer = qopts}) -> a model with fake
+//   quantization on exactly what quant::QuantizeStatic would quantize (learned PACT clipping
+//   ranges as scalar parameters, per-channel int8 / 7-bit weights, straight-through
+//   gradients); train it like any model (Fit, distill::Distill); RemoveFakeQuant(trained) ->
+//   the plain fp32 graph with the trained weights + the learned ranges for QuantizeStatic
+//   (or pipeline PtqOptions::fixed_ranges).
+//
 #ifndef MP_WORKERS_ENGINE_TRAIN_TRAIN_H_
 #define MP_WORKERS_ENGINE_TRAIN_TRAIN_H_
 
@@ -94,6 +105,7 @@
 #include "workers/engine/train/loss.h"        // IWYU pragma: export
 #include "workers/engine/train/optimizer.h"   // IWYU pragma: export
 #include "workers/engine/train/parameter.h"   // IWYU pragma: export
+#include "workers/engine/train/qat.h"         // IWYU pragma: export
 #include "workers/engine/train/schedule.h"    // IWYU pragma: export
 
 #endif  // MP_WORKERS_ENGINE_TRAIN_TRAIN_H_
