@@ -13,9 +13,10 @@
 // for any thread count.
 //
 // How: per (image, group, tile of output pixels), the patches are gathered into a
-// [pixels x Cg*kh*kw] byte matrix (im2col, padding = x_zero) and multiplied by the group's
-// packed W^T with QGemm; the [pixels x Cout_g] result is transposed into NCHW by the output
-// stage.
+// [pixels x Cg*kh*kw] byte matrix (im2col, padding = x_zero), written directly in QGemm's
+// packed-A layout (QGemmPackedA; blocks of 4 or 8 pixels gathered at once where stride_w is 1
+// and the patches lie inside the image), and multiplied by the group's packed W^T; the [pixels x
+// Cout_g] result is transposed into NCHW by the output stage.
 #ifndef MP_WORKERS_ENGINE_KERNELS_QCONV_H_
 #define MP_WORKERS_ENGINE_KERNELS_QCONV_H_
 

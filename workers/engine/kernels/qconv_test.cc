@@ -110,6 +110,63 @@ TEST(QConvTest, MatchesReference) {
   }
 }
 
+// General geometry: separate kernel, stride, pad and dilation per axis.
+Conv2dParams MakeHw(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t group,
+                    int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                    int64_t dh, int64_t dw) {
+  Conv2dParams p;
+  p.batch = n;
+  p.in_channels = c;
+  p.in_h = h;
+  p.in_w = w;
+  p.out_channels = m;
+  p.group = group;
+  p.kernel_h = kh;
+  p.kernel_w = kw;
+  p.stride_h = sh;
+  p.stride_w = sw;
+  p.dilation_h = dh;
+  p.dilation_w = dw;
+  p.pad_top = ph;
+  p.pad_bottom = ph + 1;
+  p.pad_left = pw;
+  p.pad_right = pw;
+  p.out_h = ConvOutputSize(h, kh, sh, p.pad_top, p.pad_bottom, dh);
+  p.out_w = ConvOutputSize(w, kw, sw, p.pad_left, p.pad_right, dw);
+  return p;
+}
+
+// The im2col that writes QGemm's packed A directly gathers whole blocks of 4 or 8 pixels
+// (stride_w 1, patches inside the image, at most two output rows per block, reads inside the
+// input); these cover blocks on one row and split over two rows, out_w smaller than a block,
+// the reads ending at the input's last byte, K % 4 of 0..3, pads, dilations, groups and
+// strides that take the per-pixel path.
+TEST(QConvTest, PackedIm2ColEdges) {
+  uint32_t seed = 500;
+  const std::vector<Conv2dParams> cases = {
+      MakeHw(3, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1),  // LeNet conv2: 10-wide rows
+      MakeHw(2, 1, 9, 9, 3, 1, 3, 3, 1, 1, 0, 0, 1, 1),     // K = 9, 7-wide rows
+      MakeHw(2, 2, 6, 5, 4, 1, 2, 2, 1, 1, 0, 0, 1, 1),     // K = 8, 4-wide rows
+      MakeHw(2, 3, 5, 4, 5, 1, 2, 2, 1, 1, 0, 0, 1, 1),     // 3-wide rows: blocks span 3 rows
+      MakeHw(1, 2, 8, 17, 6, 1, 3, 2, 1, 1, 0, 0, 1, 1),    // K = 12, 16-wide rows
+      MakeHw(2, 5, 11, 13, 7, 1, 3, 3, 1, 1, 1, 2, 1, 1),   // pads on both axes
+      MakeHw(1, 4, 13, 15, 8, 2, 3, 3, 1, 1, 2, 2, 2, 3),   // groups, dilations 2 and 3
+      MakeHw(2, 4, 12, 21, 6, 1, 3, 3, 2, 1, 1, 1, 1, 1),   // stride_h 2, stride_w 1
+      MakeHw(1, 3, 10, 19, 5, 1, 3, 3, 1, 2, 1, 1, 1, 1),   // stride_w 2: per-pixel path
+      MakeHw(2, 6, 9, 11, 6, 3, 1, 3, 1, 1, 0, 1, 1, 2),    // 1x3 kernel, K = 6 per group
+      MakeHw(1, 3, 7, 30, 9, 1, 1, 1, 1, 1, 0, 0, 1, 1),    // 1x1, K = 3
+      MakeHw(2, 1, 28, 28, 6, 1, 5, 5, 1, 1, 2, 2, 1, 1),   // LeNet conv1
+  };
+  for (const Conv2dParams& p : cases) {
+    for (QType xt : {QType::kUint8, QType::kInt8}) {
+      for (QType wt : {QType::kUint8, QType::kInt8}) {
+        Check(p, xt, wt, (seed % 2) == 0, nullptr, seed);
+        ++seed;
+      }
+    }
+  }
+}
+
 TEST(QConvTest, ThreadsGiveSameBytes) {
   ThreadPool pool(3);
   Check(Make(2, 8, 14, 14, 16, 3, 1, 1, 1, 1), QType::kUint8, QType::kInt8, true, &pool, 77);

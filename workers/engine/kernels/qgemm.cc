@@ -19,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/check.h"
 #include "workers/engine/kernels/qgemm.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -181,23 +182,54 @@ void PackA(const uint8_t* a, bool flip, int64_t lda, int64_t rows, int64_t k, in
   }
 }
 
-void QGemmImpl(int64_t m, const void* a_ptr, QType a_type, int64_t lda, int32_t a_zero,
-               const PackedQB& b, int32_t* c, int64_t ldc, ThreadPool* pool) {
-  const int64_t k = b.k(), k4 = b.k4(), n = b.n();
+// corr[j] = za*colsum[j] - K*za*zb[j] (wrapping), over the padded columns.
+void ColumnCorrection(const PackedQB& b, QType a_type, int32_t a_zero, std::vector<int32_t>& corr) {
   const bool flip = a_type == QType::kInt8;
   const uint32_t za = static_cast<uint32_t>(flip ? a_zero + 128 : a_zero);
-  const uint8_t* a = static_cast<const uint8_t*>(a_ptr);
-  const int64_t row_tiles = (m + kRowTile - 1) / kRowTile;
-  const int64_t col_tiles = (b.panels() + kColPanels - 1) / kColPanels;
-  // corr[j] = za*colsum[j] - K*za*zb[j] (wrapping), over the padded columns.
   const int64_t padded = (b.panels() + 1) / 2 * 2 * kPanel;
-  std::vector<int32_t> corr(static_cast<size_t>(padded));
+  corr.resize(static_cast<size_t>(padded));
   for (int64_t j = 0; j < padded; ++j) {
     const uint32_t z = static_cast<uint32_t>(b.zero_points()[j]);
     const uint32_t cs = static_cast<uint32_t>(b.col_sums()[j]);
     corr[static_cast<size_t>(j)] =
-        static_cast<int32_t>(za * cs - static_cast<uint32_t>(k) * za * z);
+        static_cast<int32_t>(za * cs - static_cast<uint32_t>(b.k()) * za * z);
   }
+}
+
+int64_t RowBlockImpl() { return kMr; }
+
+void QGemmPackedAImpl(int64_t m, const uint32_t* a_pack, const uint32_t* row_sums, int64_t mr,
+                      QType a_type, int32_t a_zero, const PackedQB& b, int32_t* c, int64_t ldc) {
+  MP_CHECK(mr == kMr);
+  thread_local std::vector<int32_t> corr;
+  ColumnCorrection(b, a_type, a_zero, corr);
+  const int64_t k4 = b.k4(), n = b.n();
+  for (int64_t p = 0; p < b.panels(); p += kPanels) {
+    const int8_t* b0 = b.panel(p);
+    const int8_t* b1 = kPanels > 1 ? b.panel(p + 1) : b0;  // panel count is padded even
+    const int64_t c0 = p * kPanel;
+    for (int64_t rb = 0; rb * kMr < m; ++rb) {
+      const TileOut out = {c + rb * kMr * ldc + c0,
+                           ldc,
+                           std::min(kMr, m - rb * kMr),
+                           std::min(kPanels * kPanel, n - c0),
+                           reinterpret_cast<const int32_t*>(row_sums) + rb * kMr,
+                           b.zero_points() + c0,
+                           corr.data() + c0};
+      MicroKernel(a_pack + rb * k4 * kMr, b0, b1, k4, out);
+    }
+  }
+}
+
+void QGemmImpl(int64_t m, const void* a_ptr, QType a_type, int64_t lda, int32_t a_zero,
+               const PackedQB& b, int32_t* c, int64_t ldc, ThreadPool* pool) {
+  const int64_t k = b.k(), k4 = b.k4(), n = b.n();
+  const bool flip = a_type == QType::kInt8;
+  const uint8_t* a = static_cast<const uint8_t*>(a_ptr);
+  const int64_t row_tiles = (m + kRowTile - 1) / kRowTile;
+  const int64_t col_tiles = (b.panels() + kColPanels - 1) / kColPanels;
+  std::vector<int32_t> corr;
+  ColumnCorrection(b, a_type, a_zero, corr);
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint32_t> a_pack;
     thread_local std::vector<int32_t> row_sums;
@@ -246,6 +278,20 @@ HWY_AFTER_NAMESPACE();
 namespace mp::kernels {
 
 HWY_EXPORT(QGemmImpl);
+HWY_EXPORT(QGemmPackedAImpl);
+HWY_EXPORT(RowBlockImpl);
+
+int64_t QGemmRowBlock() { return HWY_DYNAMIC_DISPATCH(RowBlockImpl)(); }
+
+void QGemmPackedA(int64_t m, const uint32_t* a_pack, const uint32_t* row_sums, int64_t mr,
+                  QType a_type, int32_t a_zero, const PackedQB& b, int32_t* c, int64_t ldc) {
+  if (m <= 0 || b.n() <= 0) return;
+  if (b.k() == 0) {
+    for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + b.n(), 0);
+    return;
+  }
+  HWY_DYNAMIC_DISPATCH(QGemmPackedAImpl)(m, a_pack, row_sums, mr, a_type, a_zero, b, c, ldc);
+}
 
 void QGemm(int64_t m, const void* a, QType a_type, int64_t lda, int32_t a_zero, const PackedQB& b,
            int32_t* c, int64_t ldc, ThreadPool* pool) {

@@ -66,6 +66,16 @@ class PackedQB {
 void QGemm(int64_t m, const void* a, QType a_type, int64_t lda, int32_t a_zero, const PackedQB& b,
            int32_t* c, int64_t ldc, ThreadPool* pool = nullptr);
 
+// A already in QGemm's packed layout, for callers that build it directly (qconv.cc's
+// im2col): a_u bytes (a + 128 for int8 A), 4 consecutive k of one row per little-endian
+// uint32 word (byte t = k 4g+t), laid out [block][k4][mr] with mr = QGemmRowBlock(): word
+// a_pack[(i/mr * k4 + g) * mr + i%mr] holds row i, group g; bytes beyond K (and rows beyond m
+// up to the block) are 0. row_sums[i] = sum_k a_u of row i. Same result as QGemm on the
+// unpacked A. mr must be QGemmRowBlock() of the same dispatched target.
+int64_t QGemmRowBlock();
+void QGemmPackedA(int64_t m, const uint32_t* a_pack, const uint32_t* row_sums, int64_t mr,
+                  QType a_type, int32_t a_zero, const PackedQB& b, int32_t* c, int64_t ldc);
+
 // Same with B unpacked (packs it on every call).
 void QGemm(bool trans_b, int64_t m, int64_t n, int64_t k, const void* a, QType a_type, int64_t lda,
            int32_t a_zero, const void* b, QType b_type, int64_t ldb, const int32_t* b_zero,
