@@ -3,12 +3,16 @@
 //   run   run an ONNX model on local .npy / .pb inputs (workers/local/run_command.h).
 //   ptq   post-training quantization, locally (workers/local/ptq_command.h).
 //   prune prune a model locally (workers/local/prune_command.h).
+//   compose prune + recover + int8 PTQ, locally (workers/local/compose_command.h).
+//   distill distill a smaller student from a teacher, locally (workers/local/distill_command.h).
 // Exit codes: 0 success, 1 a failed command (one-line error on stderr), 2 bad usage.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "workers/local/compose_command.h"
+#include "workers/local/distill_command.h"
 #include "workers/local/eval_command.h"
 #include "workers/local/prune_command.h"
 #include "workers/local/ptq_command.h"
@@ -64,6 +68,12 @@ int main(int argc, char** argv) {
   mp::local::PruneCommandOptions prune;
   CLI::App* prune_cmd = mp::local::AddPruneSubcommand(app, prune);
 
+  mp::local::ComposeCommandOptions compose;
+  CLI::App* compose_cmd = mp::local::AddComposeSubcommand(app, compose);
+
+  mp::local::DistillCommandOptions distill;
+  CLI::App* distill_cmd = mp::local::AddDistillSubcommand(app, distill);
+
   CLI11_PARSE(app, argc, argv);
   if (app.get_subcommands().empty()) return mp::runtime::RunWorkerCommand(loop);
 
@@ -79,6 +89,16 @@ int main(int argc, char** argv) {
 
   if (prune_cmd->parsed()) {
     absl::Status status = mp::local::PruneCommand(prune, std::cout);
+    if (!status.ok()) return Fail(status);
+  }
+
+  if (compose_cmd->parsed()) {
+    absl::Status status = mp::local::ComposeCommand(compose, std::cout, std::cerr);
+    if (!status.ok()) return Fail(status);
+  }
+
+  if (distill_cmd->parsed()) {
+    absl::Status status = mp::local::DistillCommand(distill, std::cout, std::cerr);
     if (!status.ok()) return Fail(status);
   }
 

@@ -2,50 +2,32 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include "common/file_util.h"
 #include "common/status.h"
 #include "common/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "workers/engine/data/dataset_io.h"
-#include "workers/engine/onnx/onnx.h"
 #include "workers/engine/pipeline/prune.h"
+#include "workers/local/local_context.h"
 
 namespace mp::local {
 namespace {
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+// INVALID_ARGUMENT naming `flag` unless `path` is empty or an existing file.
+absl::Status CheckFile(const std::string& path, std::string_view flag) {
+  std::error_code ec;
+  if (path.empty() || std::filesystem::is_regular_file(path, ec)) return absl::OkStatus();
+  return absl::InvalidArgumentError(StrCat(flag, " '", path, "': no such file"));
 }
 
-// Samples as float32 [N, 1, H, W] when the file holds [N, H, W] images.
-absl::StatusOr<data::Dataset> LoadData(const std::string& images, const std::string& labels,
-                                       int64_t limit, std::string_view flag) {
-  absl::StatusOr<data::Dataset> loaded;
-  if (EndsWith(images, ".npy")) {
-    loaded = data::LoadNpyDataset(images, labels, {.limit = limit});
-    if (loaded.ok() && loaded->samples().dtype() != tensor::DType::kFloat32) {
-      const float divisor = loaded->samples().dtype() == tensor::DType::kUint8 ? 255.0f : 1.0f;
-      loaded = loaded->ToFloat32(divisor);
-    }
-    if (loaded.ok() && loaded->sample_dims().size() == 2) {
-      std::vector<int64_t> dims = loaded->sample_dims();
-      dims.insert(dims.begin(), 1);
-      loaded = loaded->WithSampleShape(dims);
-    }
-  } else {
-    loaded = data::LoadIdxDataset(images, labels, {.limit = limit});
-  }
-  if (!loaded.ok()) return Annotate(loaded.status(), StrCat(flag, " '", images, "'"));
-  return loaded;
-}
-
-absl::StatusOr<data::Dataset> Rows(const data::Dataset& ds, int64_t begin, int64_t end) {
-  data::Batch b = ds.Slice(begin, end);
-  return data::Dataset::Make(b.inputs, b.labels);
+absl::Status Copy(const std::filesystem::path& from, const std::string& to) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(from.string()));
+  return AtomicWriteFile(to, bytes);
 }
 
 pipeline::PruneRecipeOptions RecipeOptions(const PruneCommandOptions& o) {
@@ -57,6 +39,8 @@ pipeline::PruneRecipeOptions RecipeOptions(const PruneCommandOptions& o) {
           .exclude = o.exclude,
           .nm = o.nm,
           .round_to = o.round_to,
+          .schedule = o.schedule,
+          .prune_steps = o.prune_steps,
           .recover = o.recover,
           .epochs = o.epochs,
           .batch_size = o.batch_size,
@@ -90,6 +74,8 @@ CLI::App* AddPruneSubcommand(CLI::App& app, PruneCommandOptions& o) {
   cmd->add_option("--exclude", o.exclude, "Layer left unpruned; repeatable");
   cmd->add_option("--nm", o.nm, "nm: N:M, e.g. 2:4");
   cmd->add_option("--round-to", o.round_to, "structured: kept channels rounded up to a multiple");
+  cmd->add_option("--schedule", o.schedule, "oneshot, or agp (prune in --prune-steps steps)");
+  cmd->add_option("--prune-steps", o.prune_steps, "agp: pruning steps (epochs divided over them)");
   cmd->add_option("-o,--output", o.output_path, "Output model")->required();
   cmd->add_option("--report", o.report_path, "JSON report");
   cmd->add_option("--data", o.data_path, "Training images (IDX, .gz, or .npy)");
@@ -132,30 +118,39 @@ absl::Status PruneCommand(const PruneCommandOptions& o, std::ostream& out) {
   if (!(o.holdout >= 0 && o.holdout < 1)) {
     return absl::InvalidArgumentError(StrCat("--holdout: ", o.holdout, " is outside [0, 1)"));
   }
-  ASSIGN_OR_RETURN(ir::Model model, onnx::ImportModelFile(o.model_path));
-  std::optional<data::Dataset> train, eval;
-  if (!o.data_path.empty()) {
-    ASSIGN_OR_RETURN(train,
-                     LoadData(o.data_path, o.labels_path, o.limit == 0 ? -1 : o.limit, "--data"));
-  }
-  if (!o.eval_data_path.empty()) {
-    ASSIGN_OR_RETURN(eval, LoadData(o.eval_data_path, o.eval_labels_path, -1, "--eval-data"));
-  } else if (train.has_value() && o.holdout > 0) {
-    const int64_t n = train->size();
-    const int64_t held = static_cast<int64_t>(std::llround(o.holdout * double(n)));
-    if (held > 0 && held < n) {
-      ASSIGN_OR_RETURN(eval, Rows(*train, n - held, n));
-      ASSIGN_OR_RETURN(train, Rows(*train, 0, n - held));
+  RETURN_IF_ERROR(CheckFile(o.model_path, "--model"));
+  RETURN_IF_ERROR(CheckFile(o.data_path, "--data"));
+  RETURN_IF_ERROR(CheckFile(o.labels_path, "--labels"));
+  RETURN_IF_ERROR(CheckFile(o.eval_data_path, "--eval-data"));
+  RETURN_IF_ERROR(CheckFile(o.eval_labels_path, "--eval-labels"));
+  ASSIGN_OR_RETURN(std::string dir, MakeTempDir("modelpress-prune"));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { (void)RemoveAll(dir); }
+  } cleanup{dir};
+  LocalContext ctx(dir, o.threads, &out, "prune");
+  ASSIGN_OR_RETURN(pipeline::JobResult result,
+                   pipeline::RunPruneJob({.model = o.model_path,
+                                          .data = o.data_path,
+                                          .labels = o.labels_path,
+                                          .eval_data = o.eval_data_path,
+                                          .eval_labels = o.eval_labels_path,
+                                          .limit = o.limit,
+                                          .holdout = o.holdout,
+                                          .recipe = recipe},
+                                         ctx));
+  nlohmann::json report;
+  for (const pipeline::Artifact& a : result.artifacts) {
+    if (a.name == "model") RETURN_IF_ERROR(Copy(a.path, o.output_path));
+    if (a.name == "report") {
+      ASSIGN_OR_RETURN(std::string text, ReadFile(a.path.string()));
+      report = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (report.is_discarded()) {
+        return absl::InternalError(StrCat("report '", a.path.string(), "' is not JSON"));
+      }
     }
   }
-  ASSIGN_OR_RETURN(
-      pipeline::PruneRecipeResult result,
-      pipeline::RunPrune(model, recipe, train ? &*train : nullptr, eval ? &*eval : nullptr,
-                         [&](const std::string& line) { out << line << "\n"; }));
-  RETURN_IF_ERROR(onnx::ExportModelFile(result.model, o.output_path));
   if (!o.report_path.empty()) {
-    nlohmann::json report = result.report;
-    report["model"] = o.model_path;
     report["method"] = o.method;
     report["sparsity"] = o.sparsity;
     RETURN_IF_ERROR(AtomicWriteFile(o.report_path, report.dump(2) + "\n"));
@@ -165,24 +160,32 @@ absl::Status PruneCommand(const PruneCommandOptions& o, std::ostream& out) {
     std::snprintf(buf, sizeof(buf), "%.1f%%", b == 0 ? 0.0 : 100.0 * (1.0 - double(a) / double(b)));
     return std::string(buf);
   };
-  const pipeline::PruneModelMetrics& before = result.before;
-  const pipeline::PruneModelMetrics& after = result.after;
+  const nlohmann::json& before = report["before"];
+  const nlohmann::json& after = report["after"];
+  auto get = [](const nlohmann::json& j, const char* key) { return j.value(key, int64_t{0}); };
+  auto opt = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_number() ? std::optional<double>(double(j[key]))
+                                                 : std::nullopt;
+  };
   out << "wrote " << o.output_path << "\n"
-      << "  macs " << before.macs << " -> " << after.macs << " (-" << pct(after.macs, before.macs)
-      << ")\n"
-      << "  parameter_bytes " << before.parameter_bytes << " -> " << after.parameter_bytes << " (-"
-      << pct(after.parameter_bytes, before.parameter_bytes) << ")\n"
-      << "  zero_parameters " << before.zero_parameters << " -> " << after.zero_parameters << "\n"
-      << "  weight_sparsity " << Percent(before.sparsity) << " -> " << Percent(after.sparsity)
-      << "\n";
-  if (before.accuracy.has_value()) {
-    out << "  accuracy " << Percent(before.accuracy) << " -> " << Percent(after.accuracy) << " ("
-        << after.eval_samples << " samples)\n";
+      << "  macs " << get(before, "macs") << " -> " << get(after, "macs") << " (-"
+      << pct(get(after, "macs"), get(before, "macs")) << ")\n"
+      << "  parameter_bytes " << get(before, "parameter_bytes") << " -> "
+      << get(after, "parameter_bytes") << " (-"
+      << pct(get(after, "parameter_bytes"), get(before, "parameter_bytes")) << ")\n"
+      << "  zero_parameters " << get(before, "zero_parameters") << " -> "
+      << get(after, "zero_parameters") << "\n"
+      << "  weight_sparsity " << Percent(opt(before, "sparsity")) << " -> "
+      << Percent(opt(after, "sparsity")) << "\n";
+  if (opt(before, "accuracy").has_value()) {
+    out << "  accuracy " << Percent(opt(before, "accuracy")) << " -> "
+        << Percent(opt(after, "accuracy")) << " (" << get(after, "eval_samples") << " samples)\n";
   }
-  if (before.latency_ms.has_value() && after.latency_ms.has_value()) {
+  const std::optional<double> lat0 = opt(before, "latency_ms_batch1");
+  const std::optional<double> lat1 = opt(after, "latency_ms_batch1");
+  if (lat0.has_value() && lat1.has_value()) {
     char buf[96];
-    std::snprintf(buf, sizeof(buf), "  latency_ms_batch1 %.4f -> %.4f\n", *before.latency_ms,
-                  *after.latency_ms);
+    std::snprintf(buf, sizeof(buf), "  latency_ms_batch1 %.4f -> %.4f\n", *lat0, *lat1);
     out << buf;
   }
   return absl::OkStatus();

@@ -3,7 +3,8 @@
 //
 //   modelpress-worker prune --model m.onnx --method structured|magnitude|nm
 //       [--sparsity 0.5] [--norm l1|l2] [--scope layer|global] [--per-layer NAME=S ...]
-//       [--exclude NAME ...] [--nm 2:4] [--round-to K] -o out.onnx [--report report.json]
+//       [--exclude NAME ...] [--nm 2:4] [--round-to K] [--schedule oneshot|agp]
+//       [--prune-steps 4] -o out.onnx [--report report.json]
 //       [--data IMAGES --labels LABELS] [--eval-data IMAGES --eval-labels LABELS]
 //       [--recover none|finetune|distill] [--epochs 3] [--lr 1e-3] [--optimizer adam]
 //       [--batch-size 64] [--alpha 0.7] [--temperature 4] [--seed 0] [--threads 1]
@@ -14,7 +15,9 @@
 // data: --eval-data/--eval-labels if given, else the last --holdout fraction of --data
 // (which is then not trained on), else none. --limit caps the training samples.
 // With evaluation data the report also holds accuracy before/after, batch-1 latency and
-// the per-epoch curve.
+// the per-epoch curve. --schedule agp prunes in --prune-steps steps along the AGP schedule
+// with recovery between them (pipeline/prune.h). The command runs pipeline::RunPruneJob with
+// a LocalContext (progress lines to `out`) and copies its artifacts to -o / --report.
 //
 // structured: removes --sparsity of each coupled channel group's output channels (a smaller
 // dense model); magnitude: zeros the smallest weights (per layer or one global threshold);
@@ -44,8 +47,10 @@ struct PruneCommandOptions {
   std::vector<std::string> exclude;
   std::string nm = "2:4";
   int64_t round_to = 1;
-  std::string output_path;  // required
-  std::string report_path;  // optional
+  std::string schedule = "oneshot";  // oneshot | agp
+  int prune_steps = 4;               // agp
+  std::string output_path;           // required
+  std::string report_path;           // optional
   std::string data_path, labels_path;
   std::string eval_data_path, eval_labels_path;
   std::string recover = "none";

@@ -1,7 +1,7 @@
 #include "workers/engine/pipeline/prune.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <memory>
 #include <utility>
 
@@ -9,203 +9,54 @@
 #include "common/status.h"
 #include "common/str_cat.h"
 #include "workers/engine/distill/distill.h"
-#include "workers/engine/eval/eval.h"
-#include "workers/engine/exec/session.h"
+#include "workers/engine/pipeline/prune_internal.h"
 #include "workers/engine/prune/prune.h"
 #include "workers/engine/train/train.h"
 
 namespace mp::pipeline {
 namespace {
 
+using internal::Fixed;
 using nlohmann::json;
 
-absl::StatusOr<prune::LayerTargets> ParsePerLayer(const std::vector<std::string>& items) {
-  prune::LayerTargets out;
-  for (const std::string& item : items) {
-    const size_t eq = item.rfind('=');
-    double s = 0;
-    char extra = 0;
-    if (eq == std::string::npos || eq == 0 ||
-        std::sscanf(item.c_str() + eq + 1, "%lf%c", &s, &extra) != 1) {
-      return absl::InvalidArgumentError(
-          StrCat("per-layer '", item, "': expected NAME=SPARSITY, e.g. conv1=0.3"));
-    }
-    out.emplace_back(item.substr(0, eq), s);
-  }
-  return out;
-}
+// Progress of a RunPrune call: phases with expected costs (arbitrary units, summing to
+// `total`); fractions never decrease; updates inside a phase at most 4 per second.
+class Tracker {
+ public:
+  Tracker(const PruneProgress& progress, double total) : progress_(progress), total_(total) {}
 
-absl::StatusOr<std::pair<int, int>> ParseNm(const std::string& text) {
-  int n = 0, m = 0;
-  char extra = 0;
-  if (std::sscanf(text.c_str(), "%d:%d%c", &n, &m, &extra) != 2) {
-    return absl::InvalidArgumentError(StrCat("nm '", text, "': expected N:M, e.g. 2:4"));
+  absl::Status Begin(std::string step, double cost, std::string log = "") {
+    done_ += cost_;
+    cost_ = cost;
+    step_ = std::move(step);
+    return Send(0.0, {}, std::move(log), true);
   }
-  return std::make_pair(n, m);
-}
-
-json MaskJson(const prune::MaskResult& r) {
-  json layers = json::array();
-  for (const prune::LayerSparsity& l : r.layers) {
-    layers.push_back({{"layer", l.layer},
-                      {"weights", l.weights},
-                      {"pruned", l.pruned},
-                      {"sparsity", l.sparsity()},
-                      {"skipped", l.skipped}});
+  // `f` (0..1) of the current phase.
+  absl::Status Send(double f, std::vector<Metric> metrics, std::string log, bool force) {
+    if (!progress_) return absl::OkStatus();
+    const int64_t now = SystemClock::Get()->MonotonicNanos();
+    if (!force && now - last_nanos_ < 250'000'000) return absl::OkStatus();
+    last_nanos_ = now;
+    fraction_ = std::max(fraction_, std::min(1.0, (done_ + cost_ * std::clamp(f, 0.0, 1.0)) /
+                                                      std::max(total_, 1e-9)));
+    return progress_({.fraction = fraction_,
+                      .step = step_,
+                      .metrics = std::move(metrics),
+                      .log = std::move(log)});
   }
-  return {
-      {"weights", r.weights}, {"pruned", r.pruned}, {"sparsity", r.sparsity()}, {"layers", layers}};
-}
 
-json StatsJson(const prune::ModelStats& s) {
-  json layers = json::array();
-  for (const prune::LayerStats& l : s.layers) {
-    layers.push_back({{"layer", l.layer},
-                      {"op_type", l.op_type},
-                      {"macs", l.macs},
-                      {"weights", l.weights},
-                      {"sparsity", l.sparsity()}});
-  }
-  return {{"macs", s.macs},
-          {"parameters", s.parameters},
-          {"parameter_bytes", s.parameter_bytes},
-          {"zero_parameters", s.zero_parameters},
-          {"layers", layers}};
-}
-
-struct Pruned {
-  json layers;
-  prune::Masks masks;  // unstructured / N:M only
+ private:
+  const PruneProgress& progress_;
+  double total_;
+  double done_ = 0, cost_ = 0, fraction_ = 0;
+  std::string step_;
+  int64_t last_nanos_ = 0;
 };
 
-// Runs the chosen method on `model`.
-absl::StatusOr<Pruned> ApplyMethod(const PruneRecipeOptions& o, ir::Model* model) {
-  ASSIGN_OR_RETURN(prune::LayerTargets per_layer, ParsePerLayer(o.per_layer));
-  if (o.method == "structured") {
-    ASSIGN_OR_RETURN(
-        prune::StructuredPlan plan,
-        prune::PlanStructured(*model, {.ratio = o.sparsity,
-                                       .norm = o.norm == "l1" ? prune::Norm::kL1 : prune::Norm::kL2,
-                                       .round_to = o.round_to,
-                                       .per_layer = per_layer,
-                                       .exclude = o.exclude}));
-    RETURN_IF_ERROR(prune::ApplyStructured(plan, prune::ApplyMode::kRemove, model));
-    json layers = json::array();
-    for (const prune::StructuredLayerReport& r : prune::SummarizePlan(plan)) {
-      layers.push_back(
-          {{"layer", r.layer}, {"channels", r.channels}, {"kept", r.kept}, {"skipped", r.skipped}});
-    }
-    return Pruned{json{{"layers", layers}}, {}};
-  }
-  if (o.method == "magnitude") {
-    ASSIGN_OR_RETURN(prune::MaskResult r,
-                     prune::MagnitudePrune({.scope = o.scope == "layer" ? prune::Scope::kPerLayer
-                                                                        : prune::Scope::kGlobal,
-                                            .sparsity = o.sparsity,
-                                            .per_layer = per_layer,
-                                            .exclude = o.exclude},
-                                           model));
-    return Pruned{MaskJson(r), std::move(r.masks)};
-  }
-  ASSIGN_OR_RETURN(auto nm, ParseNm(o.nm));
-  ASSIGN_OR_RETURN(prune::MaskResult r,
-                   prune::NmPrune({.n = nm.first, .m = nm.second, .exclude = o.exclude}, model));
-  return Pruned{MaskJson(r), std::move(r.masks)};
-}
-
-absl::StatusOr<PruneModelMetrics> Measure(const ir::Model& model, const PruneRecipeOptions& o,
-                                          const data::Dataset* eval, const data::Dataset* any,
-                                          json* stats_json) {
-  PruneModelMetrics m;
-  ASSIGN_OR_RETURN(prune::ModelStats stats, prune::ComputeStats(model));
-  *stats_json = StatsJson(stats);
-  m.macs = stats.macs;
-  m.parameters = stats.parameters;
-  m.parameter_bytes = stats.parameter_bytes;
-  m.zero_parameters = stats.zero_parameters;
-  int64_t weights = 0, zeros = 0;
-  for (const prune::LayerStats& l : stats.layers) {
-    weights += l.weights;
-    zeros += l.zeros;
-  }
-  m.sparsity = weights == 0 ? 0.0 : double(zeros) / double(weights);
-  if (eval == nullptr && (any == nullptr || o.latency_iterations == 0)) return m;
-  ASSIGN_OR_RETURN(std::unique_ptr<exec::Session> session,
-                   exec::Session::Create(model, {.num_threads = o.threads}));
-  if (eval != nullptr && eval->has_labels()) {
-    ASSIGN_OR_RETURN(eval::Top1Result top1, eval::EvaluateTop1(*session, *eval, 256));
-    m.accuracy = top1.accuracy();
-    m.eval_samples = top1.samples;
-  }
-  const data::Dataset* source = eval != nullptr ? eval : any;
-  if (source != nullptr && source->size() > 0 && o.latency_iterations > 0) {
-    data::Batch one = source->Slice(0, 1);
-    ASSIGN_OR_RETURN(eval::LatencyStats lat,
-                     eval::MeasureLatency(*session, one.inputs,
-                                          {.warmup = 3, .iterations = o.latency_iterations},
-                                          SystemClock::Get()));
-    m.latency_ms = lat.p50_ms;
-  }
-  return m;
-}
-
-json MetricsJson(const PruneModelMetrics& m) {
-  json j = {{"macs", m.macs},
-            {"parameters", m.parameters},
-            {"parameter_bytes", m.parameter_bytes},
-            {"zero_parameters", m.zero_parameters},
-            {"sparsity", m.sparsity},
-            {"eval_samples", m.eval_samples}};
-  j["accuracy"] = m.accuracy.has_value() ? json(*m.accuracy) : json(nullptr);
-  j["latency_ms_batch1"] = m.latency_ms.has_value() ? json(*m.latency_ms) : json(nullptr);
-  return j;
-}
-
-// Pointers to the trainer's tensors for each mask (by weight name).
-absl::StatusOr<std::vector<std::pair<const tensor::Tensor*, tensor::Tensor*>>> BindMasks(
-    const prune::Masks& masks, train::GradGraph& graph) {
-  std::vector<std::pair<const tensor::Tensor*, tensor::Tensor*>> out;
-  for (const prune::LayerMask& mask : masks) {
-    tensor::Tensor* value = nullptr;
-    for (train::Parameter& p : graph.parameters()) {
-      if (p.name == mask.weight) value = &p.value;
-    }
-    if (value == nullptr) {
-      return absl::FailedPreconditionError(
-          StrCat("layer '", mask.layer, "': weight '", mask.weight,
-                 "' is not a trainable parameter, so its mask cannot be kept during recovery"));
-    }
-    out.emplace_back(&mask.mask, value);
-  }
-  return out;
-}
-
-absl::Status ApplyBound(
-    const std::vector<std::pair<const tensor::Tensor*, tensor::Tensor*>>& bound) {
-  for (const auto& [mask, value] : bound) RETURN_IF_ERROR(prune::ApplyMaskInPlace(*mask, value));
-  return absl::OkStatus();
-}
-
-train::FitOptions FitOptionsOf(const PruneRecipeOptions& o) {
-  train::FitOptions fit;
-  fit.epochs = o.epochs;
-  fit.batch_size = o.batch_size;
-  fit.seed = o.seed;
-  fit.optimizer.kind = o.optimizer == "sgd"    ? train::OptimizerKind::kSgd
-                       : o.optimizer == "adam" ? train::OptimizerKind::kAdam
-                                               : train::OptimizerKind::kAdamW;
-  fit.optimizer.lr = o.lr;
-  fit.optimizer.weight_decay = o.weight_decay;
-  if (o.optimizer == "sgd") fit.optimizer.momentum = 0.9f;
-  fit.schedule.kind = train::ScheduleKind::kCosine;
-  fit.optimizer_threads = o.threads;
-  return fit;
-}
-
-PruneEpoch EpochOf(int epoch, double loss, double accuracy,
-                   const std::optional<train::EvalMetrics>& val, float lr, double seconds) {
+PruneEpoch EpochOf(int step, int epoch, double loss, double accuracy,
+                   const std::optional<train::EvalMetrics>& val, float lr) {
   PruneEpoch e{
-      .epoch = epoch, .train_loss = loss, .train_accuracy = accuracy, .lr = lr, .seconds = seconds};
+      .step = step, .epoch = epoch, .train_loss = loss, .train_accuracy = accuracy, .lr = lr};
   if (val.has_value()) {
     e.eval_loss = val->loss;
     e.eval_accuracy = val->accuracy;
@@ -213,87 +64,93 @@ PruneEpoch EpochOf(int epoch, double loss, double accuracy,
   return e;
 }
 
-std::string Fixed(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.4f", v);
-  return buf;
-}
+struct RecoverArgs {
+  int step = 0;          // pruning step
+  int epochs = 0;        // of this recovery
+  int epoch_offset = 0;  // epochs of the earlier steps
+  int total_epochs = 0;
+  double sparsity = 0;
+};
 
-// Trains `pruned` in place as options.recover says; returns the per-epoch curve.
+// Trains `model` in place as options.recover says, keeping `masks`; `teacher` is the
+// original model (distill). Returns the per-epoch curve.
 absl::StatusOr<std::vector<PruneEpoch>> Recover(const PruneRecipeOptions& o,
-                                                const ir::Model& original, const Pruned& pruned,
+                                                const ir::Model& teacher, const prune::Masks& masks,
                                                 const data::Dataset& train,
-                                                const data::Dataset* eval,
-                                                const PruneProgress& progress, ir::Model* model) {
+                                                const data::Dataset* eval, const RecoverArgs& a,
+                                                Tracker& tracker, ir::Model* model) {
   ASSIGN_OR_RETURN(std::unique_ptr<train::GradGraph> graph,
                    train::GradGraph::Create(*model, {.num_threads = o.threads, .seed = o.seed}));
-  ASSIGN_OR_RETURN(auto bound, BindMasks(pruned.masks, *graph));
-  RETURN_IF_ERROR(ApplyBound(bound));
+  ASSIGN_OR_RETURN(internal::BoundMasks bound, internal::BindMasks(masks, *graph));
+  RETURN_IF_ERROR(internal::ApplyBound(bound));
   const data::Dataset* val = o.eval_each_epoch ? eval : nullptr;
   if (val != nullptr && !val->has_labels()) val = nullptr;
   std::vector<PruneEpoch> curve;
-  auto report = [&](const PruneEpoch& e) {
-    if (!progress) return;
-    std::string line = StrCat("epoch ", e.epoch + 1, "/", o.epochs, ": loss ", Fixed(e.train_loss),
-                              " acc ", Fixed(e.train_accuracy));
-    if (e.eval_accuracy.has_value()) line += StrCat(" eval_acc ", Fixed(*e.eval_accuracy));
-    progress(line);
+  absl::Status stop;  // why a callback stopped training
+  auto keep = [&](absl::Status s) {
+    if (!s.ok() && stop.ok()) stop = s;
+    return s;
   };
-  const train::FitOptions fit = FitOptionsOf(o);
+  auto on_step = [&](int64_t step, int64_t total, double loss, double accuracy, float lr,
+                     double sps) -> absl::Status {
+    RETURN_IF_ERROR(keep(internal::ApplyBound(bound)));
+    return keep(tracker.Send(
+        double(step) / double(std::max<int64_t>(total, 1)),
+        {{"loss", loss}, {"accuracy", accuracy}, {"lr", lr}, {"samples_per_second", sps}}, "",
+        false));
+  };
+  auto on_epoch = [&](PruneEpoch e, int64_t step, int64_t total, double sps) -> absl::Status {
+    curve.push_back(e);
+    std::vector<Metric> metrics = {{"epoch", double(a.epoch_offset + e.epoch + 1)},
+                                   {"loss", e.train_loss},
+                                   {"accuracy", e.train_accuracy},
+                                   {"lr", e.lr},
+                                   {"samples_per_second", sps},
+                                   {"sparsity", a.sparsity}};
+    std::string line = StrCat("epoch ", a.epoch_offset + e.epoch + 1, "/", a.total_epochs,
+                              ": loss ", Fixed(e.train_loss), " acc ", Fixed(e.train_accuracy));
+    if (e.eval_accuracy.has_value()) {
+      metrics.push_back({"eval_accuracy", *e.eval_accuracy});
+      line += StrCat(" eval_acc ", Fixed(*e.eval_accuracy));
+    }
+    curve.back().epoch += a.epoch_offset;
+    return keep(tracker.Send(double(step) / double(std::max<int64_t>(total, 1)), std::move(metrics),
+                             line, true));
+  };
+  const train::FitOptions fit = internal::FitOptionsOf(o, a.epochs);
+  std::vector<double> seconds;
   if (o.recover == "finetune") {
-    ASSIGN_OR_RETURN(
-        train::FitResult r,
+    absl::StatusOr<train::FitResult> r =
         train::Fit(*graph, train, val, fit, [&](const train::FitProgress& p) -> absl::Status {
           if (p.event == train::FitProgress::Event::kStep) {
-            return ApplyBound(bound);
+            return on_step(p.step, p.total_steps, p.loss, p.accuracy, p.lr, p.samples_per_second);
           }
-          curve.push_back(EpochOf(p.epoch, p.loss, p.accuracy, p.val, p.lr, 0));
-          report(curve.back());
-          return absl::OkStatus();
-        }));
-    for (size_t i = 0; i < curve.size() && i < r.epochs.size(); ++i) {
-      curve[i].seconds = r.epochs[i].seconds;
-    }
+          return on_epoch(EpochOf(a.step, p.epoch, p.loss, p.accuracy, p.val, p.lr), p.step,
+                          p.total_steps, p.samples_per_second);
+        });
+    if (!r.ok()) return stop.ok() ? r.status() : stop;
+    for (const train::EpochRecord& e : r->epochs) seconds.push_back(e.seconds);
   } else {
-    ASSIGN_OR_RETURN(distill::DistillResult r,
-                     distill::Distill(*graph, original, train, val,
-                                      {.alpha = o.alpha,
-                                       .temperature = o.temperature,
-                                       .fit = fit,
-                                       .teacher_threads = o.threads},
-                                      [&](const distill::DistillProgress& p) -> absl::Status {
-                                        if (p.event == train::FitProgress::Event::kStep) {
-                                          return ApplyBound(bound);
-                                        }
-                                        curve.push_back(EpochOf(p.epoch, p.loss.total, p.accuracy,
-                                                                p.val, p.lr, 0));
-                                        report(curve.back());
-                                        return absl::OkStatus();
-                                      }));
-    for (size_t i = 0; i < curve.size() && i < r.epochs.size(); ++i) {
-      curve[i].seconds = r.epochs[i].seconds;
-    }
+    absl::StatusOr<distill::DistillResult> r = distill::Distill(
+        *graph, teacher, train, val,
+        {.alpha = o.alpha, .temperature = o.temperature, .fit = fit, .teacher_threads = o.threads},
+        [&](const distill::DistillProgress& p) -> absl::Status {
+          if (p.event == train::FitProgress::Event::kStep) {
+            return on_step(p.step, p.total_steps, p.loss.total, p.accuracy, p.lr,
+                           p.samples_per_second);
+          }
+          return on_epoch(EpochOf(a.step, p.epoch, p.loss.total, p.accuracy, p.val, p.lr), p.step,
+                          p.total_steps, p.samples_per_second);
+        });
+    if (!r.ok()) return stop.ok() ? r.status() : stop;
+    for (const auto& e : r->epochs) seconds.push_back(e.seconds);
   }
-  RETURN_IF_ERROR(ApplyBound(bound));
+  for (size_t i = 0; i < curve.size() && i < seconds.size(); ++i) curve[i].seconds = seconds[i];
+  RETURN_IF_ERROR(internal::ApplyBound(bound));
   ASSIGN_OR_RETURN(*model, graph->ExportModel());
   // Exactly the pruned zeros in the artifact, whatever the export does.
-  RETURN_IF_ERROR(prune::ApplyMasks(pruned.masks, model));
+  RETURN_IF_ERROR(prune::ApplyMasks(masks, model));
   return curve;
-}
-
-json CurveJson(const std::vector<PruneEpoch>& curve) {
-  json out = json::array();
-  for (const PruneEpoch& e : curve) {
-    json j = {{"epoch", e.epoch},
-              {"train_loss", e.train_loss},
-              {"train_accuracy", e.train_accuracy},
-              {"lr", e.lr},
-              {"seconds", e.seconds}};
-    j["eval_loss"] = e.eval_loss.has_value() ? json(*e.eval_loss) : json(nullptr);
-    j["eval_accuracy"] = e.eval_accuracy.has_value() ? json(*e.eval_accuracy) : json(nullptr);
-    out.push_back(j);
-  }
-  return out;
 }
 
 }  // namespace
@@ -310,8 +167,17 @@ absl::Status ValidatePruneRecipeOptions(const PruneRecipeOptions& o) {
     return bad("scope '", o.scope, "': expected layer or global");
   }
   if (o.round_to < 1) return bad("round-to: ", o.round_to, " must be >= 1");
-  RETURN_IF_ERROR(ParsePerLayer(o.per_layer).status());
-  if (o.method == "nm") RETURN_IF_ERROR(ParseNm(o.nm).status());
+  if (o.schedule != "oneshot" && o.schedule != "agp") {
+    return bad("schedule '", o.schedule, "': expected oneshot or agp");
+  }
+  if (o.schedule == "agp") {
+    if (o.prune_steps < 1) return bad("prune-steps: ", o.prune_steps, " must be >= 1");
+    if (o.recover == "none") {
+      return bad("schedule agp: needs recovery between its steps (recover finetune or distill)");
+    }
+  }
+  RETURN_IF_ERROR(internal::ParsePerLayer(o.per_layer).status());
+  if (o.method == "nm") RETURN_IF_ERROR(internal::ParseNm(o.nm).status());
   if (o.recover != "none" && o.recover != "finetune" && o.recover != "distill") {
     return bad("recover '", o.recover, "': expected none, finetune or distill");
   }
@@ -340,37 +206,76 @@ absl::StatusOr<PruneRecipeResult> RunPrune(const ir::Model& model, const PruneRe
                                            const data::Dataset* train, const data::Dataset* eval,
                                            const PruneProgress& progress) {
   RETURN_IF_ERROR(ValidatePruneRecipeOptions(o));
-  if (o.recover != "none") {
+  const bool recovering = o.recover != "none";
+  if (recovering) {
     if (train == nullptr) {
       return absl::InvalidArgumentError(
           StrCat("recover '", o.recover, "' needs labelled training data (data/labels)"));
     }
     RETURN_IF_ERROR(train::CheckLabelled(*train, "training dataset"));
   }
-  auto say = [&](const std::string& line) {
-    if (progress) progress(line);
+  const bool labelled = eval != nullptr && eval->has_labels();
+  ASSIGN_OR_RETURN(internal::Pruner pruner, internal::Pruner::Create(o, model));
+  const int steps = pruner.steps();
+  auto epochs_of = [&](int t) {
+    if (!recovering) return 0;
+    return int(int64_t(t + 1) * o.epochs / steps - int64_t(t) * o.epochs / steps);
   };
+  // Expected costs in sample-forward units: evaluation = one forward per eval sample, a
+  // training sample = 3 (forward + backward) or 4 with the teacher, pruning ~ a small
+  // fraction of an evaluation (+ the pruned-accuracy evaluation).
+  const double n_eval = eval != nullptr ? double(eval->size()) : 0.0;
+  const double w_eval = std::max(1.0, n_eval);
+  const double w_prune = 0.05 * w_eval + (recovering && labelled ? n_eval : 0.0);
+  const double w_epoch =
+      (recovering ? double(train->size()) * (o.recover == "distill" ? 4.0 : 3.0) : 0.0) +
+      (o.eval_each_epoch && labelled ? n_eval : 0.0);
+  Tracker tracker(progress, 2 * w_eval + steps * w_prune + (recovering ? o.epochs : 0) * w_epoch);
+
   PruneRecipeResult result;
   json stats_before, stats_after;
-  say("evaluating the original model");
-  ASSIGN_OR_RETURN(result.before, Measure(model, o, eval, train, &stats_before));
+  RETURN_IF_ERROR(tracker.Begin("evaluate original", w_eval, "evaluating the original model"));
+  ASSIGN_OR_RETURN(result.before, internal::Measure(model, o, eval, train, &stats_before));
   result.model = model;
-  say(StrCat("pruning (", o.method, ", sparsity ", o.sparsity, ")"));
-  ASSIGN_OR_RETURN(Pruned pruned, ApplyMethod(o, &result.model));
-  if (o.recover != "none") {
-    if (eval != nullptr && eval->has_labels()) {
-      ASSIGN_OR_RETURN(std::unique_ptr<exec::Session> session,
-                       exec::Session::Create(result.model, {.num_threads = o.threads}));
-      ASSIGN_OR_RETURN(eval::Top1Result top1, eval::EvaluateTop1(*session, *eval, 256));
-      result.pruned_accuracy = top1.accuracy();
-      say(StrCat("accuracy after pruning, before recovery: ", Fixed(top1.accuracy())));
+  int epoch_offset = 0;
+  for (int t = 0; t < steps; ++t) {
+    const std::string suffix = steps > 1 ? StrCat(" ", t + 1, "/", steps) : "";
+    ASSIGN_OR_RETURN(const double target, pruner.Target(t));
+    RETURN_IF_ERROR(tracker.Begin(
+        StrCat("prune", suffix), w_prune,
+        StrCat("pruning", suffix, " (", o.method, ", sparsity ", Fixed(target), ")")));
+    ASSIGN_OR_RETURN(PruneStep step, pruner.Apply(t, &result.model));
+    step.epochs = epochs_of(t);
+    if (recovering && labelled) {
+      ASSIGN_OR_RETURN(step.pruned_accuracy, internal::Accuracy(result.model, *eval, o.threads));
+      result.pruned_accuracy = step.pruned_accuracy;
+      RETURN_IF_ERROR(tracker.Send(
+          1.0, {{"sparsity", step.sparsity}, {"pruned_accuracy", *step.pruned_accuracy}},
+          StrCat("accuracy after pruning", suffix,
+                 ", before recovery: ", Fixed(*step.pruned_accuracy)),
+          true));
     }
-    say(StrCat("recovering (", o.recover, ", ", o.epochs, " epochs)"));
-    ASSIGN_OR_RETURN(result.curve,
-                     Recover(o, model, pruned, *train, eval, progress, &result.model));
+    if (step.epochs > 0) {
+      RETURN_IF_ERROR(
+          tracker.Begin(StrCat("recover", suffix), step.epochs * w_epoch,
+                        StrCat("recovering (", o.recover, ", ", step.epochs, " epochs)", suffix)));
+      ASSIGN_OR_RETURN(std::vector<PruneEpoch> curve,
+                       Recover(o, model, pruner.masks(), *train, eval,
+                               {.step = t,
+                                .epochs = step.epochs,
+                                .epoch_offset = epoch_offset,
+                                .total_epochs = o.epochs,
+                                .sparsity = step.sparsity},
+                               tracker, &result.model));
+      epoch_offset += step.epochs;
+      if (!curve.empty()) step.recovered_accuracy = curve.back().eval_accuracy;
+      result.curve.insert(result.curve.end(), curve.begin(), curve.end());
+    }
+    result.steps.push_back(step);
   }
-  say("evaluating the pruned model");
-  ASSIGN_OR_RETURN(result.after, Measure(result.model, o, eval, train, &stats_after));
+  RETURN_IF_ERROR(tracker.Begin("evaluate pruned", w_eval, "evaluating the pruned model"));
+  ASSIGN_OR_RETURN(result.after, internal::Measure(result.model, o, eval, train, &stats_after));
+  RETURN_IF_ERROR(tracker.Send(1.0, {}, "", true));
   result.report = {
       {"options",
        {{"method", o.method},
@@ -381,6 +286,8 @@ absl::StatusOr<PruneRecipeResult> RunPrune(const ir::Model& model, const PruneRe
         {"exclude", o.exclude},
         {"nm", o.nm},
         {"round_to", o.round_to},
+        {"schedule", o.schedule},
+        {"prune_steps", steps},
         {"recover", o.recover},
         {"epochs", o.epochs},
         {"batch_size", o.batch_size},
@@ -391,14 +298,15 @@ absl::StatusOr<PruneRecipeResult> RunPrune(const ir::Model& model, const PruneRe
         {"temperature", o.temperature},
         {"seed", o.seed},
         {"threads", o.threads}}},
-      {"before", MetricsJson(result.before)},
-      {"after", MetricsJson(result.after)},
+      {"before", internal::MetricsJson(result.before)},
+      {"after", internal::MetricsJson(result.after)},
       {"pruned_accuracy",
        result.pruned_accuracy.has_value() ? json(*result.pruned_accuracy) : json(nullptr)},
-      {"pruning", pruned.layers},
+      {"pruning", pruner.layers()},
+      {"steps", internal::StepsJson(result.steps)},
       {"stats_before", stats_before},
       {"stats_after", stats_after},
-      {"curve", CurveJson(result.curve)}};
+      {"curve", internal::CurveJson(result.curve)}};
   return result;
 }
 

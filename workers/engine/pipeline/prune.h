@@ -5,6 +5,21 @@
 // Steps: prune (prune/prune.h; method options as `modelpress-worker prune` takes them) ->
 // recovery -> evaluation of both models on `eval` -> report.
 //
+// Schedule (`schedule`):
+//   "oneshot"  prune to `sparsity` once, then recover for `epochs` epochs.
+//   "agp"      `prune_steps` (n) rounds of (prune, recover): after step t (0-based) the
+//              target is the AGP / polynomial schedule's s_t = s_f (1 - (1 - (t+1)/n)^3), so
+//              s_{n-1} = s_f exactly (prune/schedule.h, initial 0, power 3). Recovery epochs
+//              are divided over the steps (step t gets floor((t+1)E/n) - floor(tE/n), so the
+//              last step always trains). magnitude / nm: masks only grow (each step's mask
+//              is ANDed with the previous one); for nm s_f = 1 - N/M, the intermediate steps
+//              are per-layer magnitude masks at s_t over the layers N:M prunes and the last
+//              step is the N:M mask. structured: each step removes channels of the current
+//              (already smaller) model so that the kept fraction of the original is 1 - s_t,
+//              and recovery trains a fresh GradGraph each step; distillation's teacher is
+//              always the original model. Each step's recovery restarts the cosine schedule.
+//              Needs recover != none.
+//
 // Recovery (`recover`):
 //   "none"      the pruned model as is.
 //   "finetune"  train::Fit with cross-entropy on `train` for `epochs` epochs.
@@ -32,6 +47,7 @@
 #define MP_WORKERS_ENGINE_PIPELINE_PRUNE_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -42,6 +58,7 @@
 #include "nlohmann/json.hpp"
 #include "workers/engine/data/dataset.h"
 #include "workers/engine/ir/graph.h"
+#include "workers/engine/pipeline/job.h"
 
 namespace mp::pipeline {
 
@@ -55,6 +72,9 @@ struct PruneRecipeOptions {
   std::vector<std::string> exclude;    // layers left unpruned
   std::string nm = "2:4";              // nm: N:M
   int64_t round_to = 1;                // structured: kept channels rounded up to a multiple
+  // Schedule.
+  std::string schedule = "oneshot";  // oneshot | agp
+  int prune_steps = 4;               // agp: pruning steps, >= 1
   // Recovery.
   std::string recover = "none";    // none | finetune | distill
   int epochs = 3;                  // >= 1 when recovering
@@ -86,7 +106,8 @@ struct PruneModelMetrics {
 };
 
 struct PruneEpoch {
-  int epoch = 0;
+  int step = 0;   // agp: the pruning step this epoch recovered from (0 for oneshot)
+  int epoch = 0;  // 0-based over the whole run
   double train_loss = 0;
   double train_accuracy = 0;
   std::optional<double> eval_loss;
@@ -95,25 +116,63 @@ struct PruneEpoch {
   double seconds = 0;
 };
 
+// One pruning step (one entry for oneshot).
+struct PruneStep {
+  int step = 0;
+  double target = 0;                         // scheduled sparsity of this step
+  double sparsity = 0;                       // achieved: weight zeros (magnitude/nm) or
+                                             // 1 - parameters / original parameters (structured)
+  std::optional<double> pruned_accuracy;     // right after this step's pruning
+  std::optional<double> recovered_accuracy;  // after this step's recovery epochs
+  int epochs = 0;                            // recovery epochs of this step
+};
+
 struct PruneRecipeResult {
   ir::Model model;  // the pruned (and recovered) model
   PruneModelMetrics before, after;
-  // Top-1 on the eval set right after pruning, before recovery (recover != "none" only).
+  // Top-1 on the eval set right after pruning, before recovery (recover != "none" only;
+  // agp: right after the last pruning step).
   std::optional<double> pruned_accuracy;
   std::vector<PruneEpoch> curve;
+  std::vector<PruneStep> steps;
   nlohmann::json report;
 };
 
-// Progress: a line of text per stage / epoch (may be empty).
-using PruneProgress = std::function<void(const std::string&)>;
+// Progress of RunPrune: `fraction` (0..1 of this run, never decreasing, weighted by the
+// expected cost of evaluation, pruning and each recovery epoch), `step` ("evaluate original",
+// "prune", "recover", "evaluate pruned"; agp: "prune 2/4", "recover 2/4"), per-epoch metrics
+// (loss, accuracy, lr, samples_per_second, eval_accuracy, sparsity) and a log line. A non-OK
+// return stops the run: RunPrune returns it (CANCELLED stays CANCELLED). May be empty.
+using PruneProgress = std::function<absl::Status(const ProgressUpdate&)>;
 
 // Runs the recipe on `model`. `train` is required (labelled) when recover != "none"; `eval`
 // may be null (no accuracy). Errors: INVALID_ARGUMENT for options and data, errors of the
-// pruning/training modules as they come.
+// pruning/training modules as they come, and whatever `progress` returns.
 absl::StatusOr<PruneRecipeResult> RunPrune(const ir::Model& model,
                                            const PruneRecipeOptions& options,
                                            const data::Dataset* train, const data::Dataset* eval,
                                            const PruneProgress& progress = {});
+
+// The recipe in job form (job.h). Loads `model` and the data files (recipe_data.h
+// LoadSamples: .npy / IDX(.gz) / .pb; evaluation data = eval_data, else the last `holdout`
+// fraction of data, else none), runs RunPrune with recipe.threads = context.num_threads(),
+// and writes the artifacts "model" (model.onnx, the pruned model) and "report"
+// (report.json: RunPrune's report + "model", "metrics"). Metrics: accuracy_before,
+// accuracy_after, pruned_accuracy (those three only with labelled eval data), macs_before,
+// macs_after, parameter_bytes_before, parameter_bytes_after, model_bytes (of model.onnx),
+// sparsity (achieved: the fraction of channels removed for structured, of prunable weights
+// zeroed for magnitude / nm), weight_sparsity (zero fraction of the prunable weights),
+// latency_ms_batch1_before/after (when measured). Progress goes to
+// context.Report with an ETA; CANCELLED from it stops the job without artifacts.
+struct PruneJobOptions {
+  std::filesystem::path model;                   // fp32 ONNX (required)
+  std::filesystem::path data, labels;            // training data; required when recovering
+  std::filesystem::path eval_data, eval_labels;  // optional evaluation data
+  int64_t limit = 0;                             // training samples used; 0 = all
+  double holdout = 0;                            // no eval_data: fraction of data held out, [0, 1)
+  PruneRecipeOptions recipe;
+};
+absl::StatusOr<JobResult> RunPruneJob(const PruneJobOptions& options, JobContext& context);
 
 }  // namespace mp::pipeline
 
