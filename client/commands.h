@@ -61,6 +61,43 @@ struct PtqCommandOptions {
 };
 absl::Status PtqCommand(const PtqCommandOptions& options, CommandEnv& env);
 
+// ---- training job kinds (cmd_compress.cc) --------------------------------------------------
+// Data arguments of prune / distill / compose: dataset ids or local files (uploaded first);
+// empty = not given.
+struct TrainingDataArgs {
+  std::string data, labels;            // training samples and their labels
+  std::string eval_data, eval_labels;  // evaluation samples and their labels
+};
+
+struct PruneCommandOptions {
+  std::string model;  // model id, or a local .onnx file (uploaded first)
+  TrainingDataArgs data;
+  modelpress::v1::PruneSpec spec;  // every other PruneSpec field, from flags
+  uint64_t seed = 0;
+  SubmitOptions submit;
+};
+absl::Status PruneCommand(const PruneCommandOptions& options, CommandEnv& env);
+
+struct DistillCommandOptions {
+  std::string teacher;        // model id, or a local .onnx file (uploaded first)
+  std::string student_model;  // --student: the student (id or file); implies student "model"
+  TrainingDataArgs data;
+  modelpress::v1::DistillSpec spec;
+  uint64_t seed = 0;
+  SubmitOptions submit;
+};
+absl::Status DistillCommand(const DistillCommandOptions& options, CommandEnv& env);
+
+struct ComposeCommandOptions {
+  std::string model;
+  TrainingDataArgs data;
+  std::string calib;  // optional calibration samples (default: the training data)
+  modelpress::v1::ComposeSpec spec;
+  uint64_t seed = 0;
+  SubmitOptions submit;
+};
+absl::Status ComposeCommand(const ComposeCommandOptions& options, CommandEnv& env);
+
 struct SubmitCommandOptions {
   std::string spec_path;  // JobSpec in proto JSON (.json) or YAML (.yaml / .yml)
   SubmitOptions submit;

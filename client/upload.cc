@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/chunked_read.h"
+#include "common/ids.h"
 #include "common/sha256.h"
 #include "common/status.h"
 
@@ -79,6 +80,24 @@ absl::StatusOr<v1::Dataset> UploadDatasetFile(Connection& conn, const std::strin
       conn,
       [&](grpc::ClientContext* c, v1::Dataset* r) { return conn.datasets().UploadDataset(c, r); },
       path, name, "data file", chunk_bytes);
+}
+
+absl::StatusOr<std::string> ResolveModelArg(Connection& conn, const std::string& arg,
+                                            std::string_view flag, std::ostream& err) {
+  if (ModelId::Parse(arg).ok()) return arg;
+  absl::StatusOr<v1::Model> m = UploadModelFile(conn, arg, "");
+  if (!m.ok()) return mp::Annotate(m.status(), flag);
+  err << "uploaded " << arg << " as " << m->id() << "\n";
+  return m->id();
+}
+
+absl::StatusOr<std::string> ResolveDatasetArg(Connection& conn, const std::string& arg,
+                                              std::string_view flag, std::ostream& err) {
+  if (DatasetId::Parse(arg).ok()) return arg;
+  absl::StatusOr<v1::Dataset> d = UploadDatasetFile(conn, arg, "");
+  if (!d.ok()) return mp::Annotate(d.status(), flag);
+  err << "uploaded " << arg << " as " << d->id() << "\n";
+  return d->id();
 }
 
 }  // namespace mp::client

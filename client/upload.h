@@ -5,6 +5,7 @@
 #define MP_CLIENT_UPLOAD_H_
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,15 @@ absl::StatusOr<modelpress::v1::Model> UploadModelFile(Connection& conn, const st
 absl::StatusOr<modelpress::v1::Dataset> UploadDatasetFile(Connection& conn, const std::string& path,
                                                           const std::string& name,
                                                           int64_t chunk_bytes = kUploadChunkBytes);
+
+// A command-line argument naming a model or a dataset: an id ("model_<16 hex>" /
+// "data_<16 hex>") is returned as is; anything else is a local file, uploaded first (its id
+// is noted on `err`). Errors are annotated with `flag` ("--data: data file 'x': no such
+// file").
+absl::StatusOr<std::string> ResolveModelArg(Connection& conn, const std::string& arg,
+                                            std::string_view flag, std::ostream& err);
+absl::StatusOr<std::string> ResolveDatasetArg(Connection& conn, const std::string& arg,
+                                              std::string_view flag, std::ostream& err);
 
 }  // namespace mp::client
 

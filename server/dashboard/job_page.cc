@@ -1,4 +1,5 @@
-// GET /jobs/<id>: everything about one job, and the per-layer table of a PTQ report.
+// GET /jobs/<id>: everything about one job, the key figures of a prune / distill / compose
+// job (job_summary.h), and the per-layer table of a PTQ report.
 #include <deque>
 #include <map>
 #include <string>
@@ -8,6 +9,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "server/dashboard/html.h"
+#include "server/dashboard/job_summary.h"
 #include "server/dashboard/routes.h"
 
 namespace mp::dashboard {
@@ -166,6 +168,7 @@ HttpResponse JobPage(const RouteContext& ctx, std::string_view job_id) {
     body += "</table>";
   }
 
+  body += CompressionSummary(job);
   body += "<h2>Metrics</h2>";
   if (job.metrics().empty()) body += "<p>None yet.</p>";
   if (!job.metrics().empty()) {

@@ -204,6 +204,20 @@ TEST_F(RoutesTest, PtqReportRendersTheLayerTable) {
   EXPECT_THAT(Get("/jobs/job_a").body, HasSubstr("cannot read the report"));
 }
 
+TEST_F(RoutesTest, PruneJobPageShowsItsSummary) {
+  v1::Job& job = data_.AddJob("default", "job_p", v1::JOB_KIND_PRUNE, v1::JOB_STATE_SUCCEEDED);
+  for (const auto& [name, value] : {std::pair{"macs_before", 400.0}, {"macs_after", 100.0}}) {
+    v1::Metric* m = job.add_metrics();
+    m->set_name(name);
+    m->set_value(value);
+  }
+  HttpResponse r = Get("/jobs/job_p");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<h2>Summary</h2>"));
+  EXPECT_THAT(r.body, HasSubstr("<th>MACs (batch 1)</th><td class=\"num\">400</td>"));
+  EXPECT_THAT(Get("/jobs/job_a").body, Not(HasSubstr("<h2>Summary</h2>")));  // PTQ
+}
+
 TEST_F(RoutesTest, ModelPagesShowTheInspection) {
   v1::Model model;
   model.set_id("model_1");

@@ -6,18 +6,16 @@
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/str_cat.h"
+#include "server/service/job_validation_internal.h"
 
 namespace mp::service {
-namespace {
 
 namespace v1 = ::modelpress::v1;
 
-constexpr int kMaxLatencyBatches = 8;
-constexpr int32_t kMaxLatencyBatch = 65536;
+namespace internal {
 
-template <size_t N>
 absl::Status OneOf(std::string_view field, const std::string& value,
-                   const std::array<std::string_view, N>& allowed) {
+                   std::span<const std::string_view> allowed) {
   if (value.empty()) return absl::OkStatus();
   for (std::string_view a : allowed) {
     if (value == a) return absl::OkStatus();
@@ -28,8 +26,6 @@ absl::Status OneOf(std::string_view field, const std::string& value,
       StrCat(field, ": unknown value '", value.substr(0, 64), "' (expected one of ", list, ")"));
 }
 
-// Resolves a dataset id field to its blob; INVALID_ARGUMENT if malformed, NOT_FOUND if the
-// tenant has no such dataset.
 absl::StatusOr<v1::BlobRef> DatasetBlob(store::Store& store, std::string_view tenant,
                                         std::string_view field, const std::string& id) {
   absl::StatusOr<DatasetId> parsed = DatasetId::Parse(id);
@@ -42,58 +38,79 @@ absl::StatusOr<v1::BlobRef> DatasetBlob(store::Store& store, std::string_view te
   return record->dataset.blob();
 }
 
-}  // namespace
+absl::StatusOr<v1::BlobRef> ModelBlob(store::Store& store, std::string_view tenant,
+                                      std::string_view field, const std::string& id) {
+  absl::StatusOr<ModelId> parsed = ModelId::Parse(id);
+  if (!parsed.ok()) return Annotate(parsed.status(), field);
+  absl::StatusOr<store::ModelRecord> record = store.GetModel(tenant, parsed->value());
+  if (absl::IsNotFound(record.status())) {
+    return absl::NotFoundError(StrCat(field, ": model '", id, "' not found"));
+  }
+  if (!record.ok()) return record.status();
+  return record->model.blob();
+}
 
-absl::Status ValidatePtqOptions(const v1::PtqSpec& ptq) {
+constexpr int kMaxLatencyBatches = 8;
+constexpr int32_t kMaxLatencyBatch = 65536;
+
+absl::Status ValidatePtqRanges(const v1::PtqSpec& ptq, std::string_view prefix) {
   static constexpr std::array<std::string_view, 4> kCalibrators = {"minmax", "percentile",
                                                                    "entropy", "mse"};
   static constexpr std::array<std::string_view, 2> kSchemes = {"uint8_asymmetric",
                                                                "int8_symmetric"};
   static constexpr std::array<std::string_view, 3> kTargets = {"x86_avx2", "x86_vnni", "arm"};
   static constexpr std::array<std::string_view, 4> kModes = {"static", "dynamic", "fp16", "bf16"};
-  RETURN_IF_ERROR(OneOf("spec.ptq.calibrator", ptq.calibrator(), kCalibrators));
-  RETURN_IF_ERROR(OneOf("spec.ptq.activation_scheme", ptq.activation_scheme(), kSchemes));
-  RETURN_IF_ERROR(OneOf("spec.ptq.target", ptq.target(), kTargets));
-  RETURN_IF_ERROR(OneOf("spec.ptq.mode", ptq.mode(), kModes));
+  const auto field = [prefix](std::string_view name) { return StrCat(prefix, ".", name); };
+  RETURN_IF_ERROR(OneOf(field("calibrator"), ptq.calibrator(), kCalibrators));
+  RETURN_IF_ERROR(OneOf(field("activation_scheme"), ptq.activation_scheme(), kSchemes));
+  RETURN_IF_ERROR(OneOf(field("target"), ptq.target(), kTargets));
+  RETURN_IF_ERROR(OneOf(field("mode"), ptq.mode(), kModes));
   if (ptq.percentile() != 0 &&
       !(std::isfinite(ptq.percentile()) && ptq.percentile() > 0 && ptq.percentile() <= 100)) {
     return absl::InvalidArgumentError(
-        StrCat("spec.ptq.percentile: must be in (0, 100], got ", ptq.percentile()));
+        StrCat(field("percentile"), ": must be in (0, 100], got ", ptq.percentile()));
   }
   if (ptq.percentile() != 0 && ptq.calibrator() != "percentile") {
     return absl::InvalidArgumentError(
-        "spec.ptq.percentile: only used with calibrator 'percentile'");
+        StrCat(field("percentile"), ": only used with calibrator 'percentile'"));
   }
   if (!std::isfinite(ptq.max_accuracy_drop()) || ptq.max_accuracy_drop() < 0 ||
       ptq.max_accuracy_drop() > 1) {
-    return absl::InvalidArgumentError(
-        StrCat("spec.ptq.max_accuracy_drop: must be in [0, 1] (a fraction of accuracy), got ",
-               ptq.max_accuracy_drop()));
-  }
-  if (ptq.max_accuracy_drop() > 0 &&
-      (ptq.eval_dataset_id().empty() || ptq.eval_labels_dataset_id().empty())) {
-    return absl::InvalidArgumentError(
-        "spec.ptq.max_accuracy_drop: needs eval_dataset_id and eval_labels_dataset_id");
+    return absl::InvalidArgumentError(StrCat(field("max_accuracy_drop"),
+                                             ": must be in [0, 1] (a fraction of accuracy), got ",
+                                             ptq.max_accuracy_drop()));
   }
   if (ptq.calibration_samples() < 0) {
     return absl::InvalidArgumentError(
-        StrCat("spec.ptq.calibration_samples: must be >= 0, got ", ptq.calibration_samples()));
+        StrCat(field("calibration_samples"), ": must be >= 0, got ", ptq.calibration_samples()));
   }
   if (ptq.eval_samples() < 0) {
     return absl::InvalidArgumentError(
-        StrCat("spec.ptq.eval_samples: must be >= 0, got ", ptq.eval_samples()));
+        StrCat(field("eval_samples"), ": must be >= 0, got ", ptq.eval_samples()));
   }
   if (ptq.latency_batches_size() > kMaxLatencyBatches) {
-    return absl::InvalidArgumentError(
-        StrCat("spec.ptq.latency_batches: ", ptq.latency_batches_size(), " entries, at most ",
-               kMaxLatencyBatches));
+    return absl::InvalidArgumentError(StrCat(field("latency_batches"), ": ",
+                                             ptq.latency_batches_size(), " entries, at most ",
+                                             kMaxLatencyBatches));
   }
   for (int i = 0; i < ptq.latency_batches_size(); ++i) {
     const int32_t b = ptq.latency_batches(i);
     if (b < 1 || b > kMaxLatencyBatch) {
-      return absl::InvalidArgumentError(StrCat("spec.ptq.latency_batches[", i, "]: must be in [1, ",
-                                               kMaxLatencyBatch, "], got ", b));
+      return absl::InvalidArgumentError(StrCat(
+          field("latency_batches"), "[", i, "]: must be in [1, ", kMaxLatencyBatch, "], got ", b));
     }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+absl::Status ValidatePtqOptions(const v1::PtqSpec& ptq) {
+  RETURN_IF_ERROR(internal::ValidatePtqRanges(ptq, "spec.ptq"));
+  if (ptq.max_accuracy_drop() > 0 &&
+      (ptq.eval_dataset_id().empty() || ptq.eval_labels_dataset_id().empty())) {
+    return absl::InvalidArgumentError(
+        "spec.ptq.max_accuracy_drop: needs eval_dataset_id and eval_labels_dataset_id");
   }
   if (!ptq.eval_labels_dataset_id().empty() && ptq.eval_dataset_id().empty()) {
     return absl::InvalidArgumentError(
@@ -124,6 +141,24 @@ absl::StatusOr<std::map<std::string, v1::BlobRef>> ValidateJobSpec(store::Store&
       }
       RETURN_IF_ERROR(ValidatePtqOptions(spec.ptq()));
       break;
+    case v1::JOB_KIND_PRUNE:
+      if (spec.options_case() != v1::JobSpec::kPrune) {
+        return absl::InvalidArgumentError("spec.prune: required for kind PRUNE");
+      }
+      RETURN_IF_ERROR(ValidatePruneOptions(spec.prune()));
+      break;
+    case v1::JOB_KIND_DISTILL:
+      if (spec.options_case() != v1::JobSpec::kDistill) {
+        return absl::InvalidArgumentError("spec.distill: required for kind DISTILL");
+      }
+      RETURN_IF_ERROR(ValidateDistillOptions(spec.distill()));
+      break;
+    case v1::JOB_KIND_COMPOSE:
+      if (spec.options_case() != v1::JobSpec::kCompose) {
+        return absl::InvalidArgumentError("spec.compose: required for kind COMPOSE");
+      }
+      RETURN_IF_ERROR(ValidateComposeOptions(spec.compose()));
+      break;
     case v1::JOB_KIND_UNSPECIFIED:
       return absl::InvalidArgumentError("spec.kind: must be set");
     default:
@@ -135,32 +170,28 @@ absl::StatusOr<std::map<std::string, v1::BlobRef>> ValidateJobSpec(store::Store&
   }
 
   if (spec.model_id().empty()) return absl::InvalidArgumentError("spec.model_id: required");
-  absl::StatusOr<ModelId> model_id = ModelId::Parse(spec.model_id());
-  if (!model_id.ok()) return Annotate(model_id.status(), "spec.model_id");
-  absl::StatusOr<store::ModelRecord> model = store.GetModel(tenant, model_id->value());
-  if (absl::IsNotFound(model.status())) {
-    return absl::NotFoundError(StrCat("spec.model_id: model '", spec.model_id(), "' not found"));
-  }
-  if (!model.ok()) return model.status();
-  inputs["model"] = model->model.blob();
+  ASSIGN_OR_RETURN(inputs["model"],
+                   internal::ModelBlob(store, tenant, "spec.model_id", spec.model_id()));
 
   if (spec.kind() == v1::JOB_KIND_PTQ) {
     const v1::PtqSpec& ptq = spec.ptq();
     if (!ptq.calibration_dataset_id().empty()) {
       ASSIGN_OR_RETURN(inputs["calibration"],
-                       DatasetBlob(store, tenant, "spec.ptq.calibration_dataset_id",
-                                   ptq.calibration_dataset_id()));
+                       internal::DatasetBlob(store, tenant, "spec.ptq.calibration_dataset_id",
+                                             ptq.calibration_dataset_id()));
     }
     if (!ptq.eval_dataset_id().empty()) {
-      ASSIGN_OR_RETURN(inputs["eval"], DatasetBlob(store, tenant, "spec.ptq.eval_dataset_id",
-                                                   ptq.eval_dataset_id()));
+      ASSIGN_OR_RETURN(
+          inputs["eval"],
+          internal::DatasetBlob(store, tenant, "spec.ptq.eval_dataset_id", ptq.eval_dataset_id()));
     }
     if (!ptq.eval_labels_dataset_id().empty()) {
       ASSIGN_OR_RETURN(inputs["eval_labels"],
-                       DatasetBlob(store, tenant, "spec.ptq.eval_labels_dataset_id",
-                                   ptq.eval_labels_dataset_id()));
+                       internal::DatasetBlob(store, tenant, "spec.ptq.eval_labels_dataset_id",
+                                             ptq.eval_labels_dataset_id()));
     }
   }
+  RETURN_IF_ERROR(internal::AddCompressionInputs(store, tenant, spec, inputs));
   return inputs;
 }
 

@@ -79,8 +79,60 @@ TEST_F(JobServiceTest, SubmitValidatesTheSpec) {
   request.set_max_attempts(99);
   ExpectError(request, absl::StatusCode::kInvalidArgument, "max_attempts");
   request = Ptq();
-  request.mutable_spec()->set_kind(v1::JOB_KIND_PRUNE);
-  ExpectError(request, absl::StatusCode::kUnimplemented, "JOB_KIND_PRUNE");
+  request.mutable_spec()->set_kind(v1::JOB_KIND_PRUNE);  // with ptq options
+  ExpectError(request, absl::StatusCode::kInvalidArgument, "spec.prune: required");
+  request = Ptq();
+  request.mutable_spec()->set_kind(v1::JOB_KIND_SEARCH);
+  ExpectError(request, absl::StatusCode::kUnimplemented, "JOB_KIND_SEARCH");
+}
+
+TEST_F(JobServiceTest, CompressionJobsRecordTheirInputsByRole) {
+  absl::StatusOr<v1::Model> student = t_.UploadModel("student bytes");
+  std::string idx("\x00\x00\x08\x01\x00\x00\x00\x08", 8);
+  absl::StatusOr<v1::Dataset> labels = t_.UploadDataset(idx + "01234567");
+  ASSERT_TRUE(student.ok() && labels.ok());
+  v1::SubmitJobRequest request;
+  v1::JobSpec* spec = request.mutable_spec();
+  spec->set_kind(v1::JOB_KIND_PRUNE);
+  spec->set_model_id(model_.id());
+  spec->mutable_prune()->set_recover("finetune");
+  ExpectError(request, absl::StatusCode::kInvalidArgument, "spec.prune.train_dataset_id");
+  spec->mutable_prune()->set_train_dataset_id(calib_.id());
+  spec->mutable_prune()->set_train_labels_dataset_id("data_00000000000000ff");
+  ExpectError(request, absl::StatusCode::kNotFound, "spec.prune.train_labels_dataset_id");
+  spec->mutable_prune()->set_train_labels_dataset_id(labels->id());
+  absl::StatusOr<v1::Job> job = Submit(request);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->inputs().size(), 3u);
+  EXPECT_EQ(job->inputs().at("train").sha256(), calib_.blob().sha256());
+  EXPECT_EQ(job->inputs().at("train_labels").sha256(), labels->blob().sha256());
+
+  request.Clear();
+  spec = request.mutable_spec();
+  spec->set_kind(v1::JOB_KIND_DISTILL);
+  spec->set_model_id(model_.id());
+  spec->mutable_distill()->set_student_model_id(student->id());
+  spec->mutable_distill()->set_train_dataset_id(calib_.id());
+  spec->mutable_distill()->set_train_labels_dataset_id(labels->id());
+  job = Submit(request);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->inputs().at("model").sha256(), model_.blob().sha256());
+  EXPECT_EQ(job->inputs().at("student").sha256(), student->blob().sha256());
+
+  request.Clear();
+  spec = request.mutable_spec();
+  spec->set_kind(v1::JOB_KIND_COMPOSE);
+  spec->set_model_id(model_.id());
+  spec->mutable_compose()->set_train_dataset_id(calib_.id());
+  spec->mutable_compose()->set_train_labels_dataset_id(labels->id());
+  spec->mutable_compose()->set_calibration_dataset_id(calib_.id());
+  spec->mutable_compose()->set_eval_dataset_id(calib_.id());
+  job = Submit(request);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->inputs().size(), 5u);
+  EXPECT_EQ(job->inputs().at("calibration").sha256(), calib_.blob().sha256());
+  EXPECT_EQ(job->inputs().at("eval").sha256(), calib_.blob().sha256());
+  EXPECT_EQ(job->spec().compose().train_labels_dataset_id(), labels->id());
 }
 
 TEST_F(JobServiceTest, SubmitRecordsInputDigestsByRole) {

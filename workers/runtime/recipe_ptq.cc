@@ -19,7 +19,11 @@ absl::StatusOr<RecipeOutput> RunPtqJob(const LeasedJob& job, pipeline::JobContex
 }
 
 RecipeTable DefaultRecipes() {
-  return {{v1::JOB_KIND_INSPECT, &RunInspectJob}, {v1::JOB_KIND_PTQ, &RunPtqJob}};
+  return {{v1::JOB_KIND_INSPECT, &RunInspectJob},
+          {v1::JOB_KIND_PTQ, &RunPtqJob},
+          {v1::JOB_KIND_PRUNE, &RunPruneJob},
+          {v1::JOB_KIND_DISTILL, &RunDistillJob},
+          {v1::JOB_KIND_COMPOSE, &RunComposeJob}};
 }
 
 }  // namespace mp::runtime

@@ -39,7 +39,13 @@ absl::StatusOr<RecipeOutput> RunInspectJob(const LeasedJob& job, pipeline::JobCo
 // ptq: PtqOptionsFromProto + pipeline::RunPtq.
 absl::StatusOr<RecipeOutput> RunPtqJob(const LeasedJob& job, pipeline::JobContext& context);
 
-// Every kind this build runs: inspect and ptq.
+// prune / distill / compose: {Prune,Distill,Compose}OptionsFromProto (convert_compress.h) +
+// pipeline::Run{Prune,Distill,Compose}Job.
+absl::StatusOr<RecipeOutput> RunPruneJob(const LeasedJob& job, pipeline::JobContext& context);
+absl::StatusOr<RecipeOutput> RunDistillJob(const LeasedJob& job, pipeline::JobContext& context);
+absl::StatusOr<RecipeOutput> RunComposeJob(const LeasedJob& job, pipeline::JobContext& context);
+
+// Every kind this build runs: inspect, ptq, prune, distill, compose.
 RecipeTable DefaultRecipes();
 
 }  // namespace mp::runtime

@@ -1,0 +1,237 @@
+// PRUNE, DISTILL and COMPOSE jobs through the lease loop against the in-process fake
+// WorkerService, on the real recipes (lenet, 64 Fashion-MNIST samples, 1 epoch).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "common/file_util.h"
+#include "nlohmann/json.hpp"
+#include "workers/runtime/fake_worker_service_test_util.h"
+#include "workers/runtime/runtime.h"
+
+namespace mp::runtime {
+namespace {
+
+using testing::FakeServer;
+using testing::FakeWorkerService;
+namespace v1 = ::modelpress::v1;
+
+std::string Source(const std::string& rel) {
+  const char* root = std::getenv("MP_SOURCE_DIR");
+  return std::string(root ? root : ".") + "/" + rel;
+}
+
+std::string Bytes(const std::string& rel) {
+  absl::StatusOr<std::string> bytes = ReadFile(Source(rel));
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? *bytes : "";
+}
+
+std::map<std::string, double> Metrics(const v1::CompleteJobRequest& c) {
+  std::map<std::string, double> m;
+  for (const auto& metric : c.metrics()) m[metric.name()] = metric.value();
+  return m;
+}
+
+std::map<std::string, v1::BlobRef> Artifacts(const v1::CompleteJobRequest& c) {
+  std::map<std::string, v1::BlobRef> a;
+  for (const auto& artifact : c.artifacts()) a[artifact.name()] = artifact.blob();
+  return a;
+}
+
+class WorkerCompressTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(work_.Create("worker-compress-test-").ok());
+    model_ = service_.AddBlob(Bytes("tests/fixtures/models/lenet.onnx"));
+    images_ = service_.AddBlob(Bytes("tests/fixtures/data/images_64.npy"));
+    labels_ = service_.AddBlob(Bytes("tests/fixtures/data/labels_64.npy"));
+  }
+
+  WorkerOptions Options() {
+    WorkerOptions o;
+    o.worker_id = "worker_0000000000000002";
+    o.engine_version = "test";
+    o.work_dir = work_.path();
+    o.lease_wait_ms = 50;
+    o.min_heartbeat_ms = 10;
+    o.backoff_initial_ms = 1;
+    o.backoff_max_ms = 5;
+    o.drain_grace_ms = 60'000;
+    o.once = true;
+    o.clock = &clock_;
+    o.hard_exit = [](int) {};
+    return o;
+  }
+
+  // Runs one leased job with DefaultRecipes().
+  void RunOne(const std::string& job_id, const v1::JobSpec& spec,
+              std::map<std::string, v1::BlobRef> inputs) {
+    service_.AddLease(job_id, spec, std::move(inputs), /*ttl_ms=*/60'000);
+    Worker worker(server_.Channel(), Options(), DefaultRecipes());
+    ASSERT_TRUE(worker.Run().ok());
+    EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(work_.path())));
+  }
+
+  std::string Blob(const v1::BlobRef& ref) {
+    absl::MutexLock lock(&service_.mu);
+    auto it = service_.blobs.find(ref.sha256());
+    return it == service_.blobs.end() ? "" : it->second;
+  }
+
+  // Fractions reported for the job never decrease.
+  void ExpectMonotoneProgress() {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_FALSE(service_.progress.empty());
+    double last = 0;
+    for (const v1::ReportProgressRequest& p : service_.progress) {
+      EXPECT_GE(p.progress(), last) << p.step();
+      last = p.progress();
+    }
+    EXPECT_GT(last, 0.9);
+  }
+
+  SystemClock clock_;
+  FakeWorkerService service_{&clock_};
+  FakeServer server_{&service_};
+  ScopedTempDir work_;
+  v1::BlobRef model_, images_, labels_;
+};
+
+v1::JobSpec PruneSpec() {
+  v1::JobSpec spec;
+  spec.set_kind(v1::JOB_KIND_PRUNE);
+  spec.set_model_id("model_0123456789abcdef");
+  spec.set_seed(3);
+  v1::PruneSpec* p = spec.mutable_prune();
+  p->set_train_dataset_id("data_0000000000000001");
+  p->set_train_labels_dataset_id("data_0000000000000002");
+  p->set_holdout(0.25);
+  p->set_recover("finetune");
+  p->set_epochs(1);
+  p->set_batch_size(16);
+  p->set_skip_latency(true);
+  return spec;
+}
+
+TEST_F(WorkerCompressTest, PruneJobRunsTheRecipeAndUploadsItsArtifacts) {
+  RunOne("job_00000000000000c1", PruneSpec(),
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  v1::CompleteJobRequest c;
+  {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
+    ASSERT_EQ(service_.completed.size(), 1u);
+    c = service_.completed[0];
+  }
+  const std::map<std::string, double> m = Metrics(c);
+  ASSERT_TRUE(m.count("macs_before") && m.count("macs_after")) << c.DebugString();
+  EXPECT_LT(m.at("macs_after"), m.at("macs_before"));  // structured 0.5 removes channels
+  ASSERT_TRUE(m.count("accuracy_after"));              // 16 held-out labelled samples
+  EXPECT_GE(m.at("accuracy_after"), 0.0);
+  EXPECT_LE(m.at("accuracy_after"), 1.0);
+  const std::map<std::string, v1::BlobRef> a = Artifacts(c);
+  ASSERT_TRUE(a.count("model") && a.count("report"));
+  const std::string model = Blob(a.at("model"));
+  EXPECT_GT(model.size(), 1000u);
+  EXPECT_LT(model.size(), Bytes("tests/fixtures/models/lenet.onnx").size());
+  const nlohmann::json report = nlohmann::json::parse(Blob(a.at("report")), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["options"]["recover"], "finetune");
+  EXPECT_EQ(report["curve"].size(), 1u);
+  ExpectMonotoneProgress();
+}
+
+TEST_F(WorkerCompressTest, CancelledPruneJobStopsWithoutCompleting) {
+  {
+    absl::MutexLock lock(&service_.mu);
+    service_.cancelled.insert("job_00000000000000c2");
+  }
+  RunOne("job_00000000000000c2", PruneSpec(),
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_TRUE(service_.completed.empty());
+  EXPECT_TRUE(service_.failed.empty());  // the server already recorded CANCELLED
+}
+
+TEST_F(WorkerCompressTest, BadOptionFailsForGoodNamingIt) {
+  v1::JobSpec spec = PruneSpec();
+  spec.mutable_prune()->set_sparsity(1.5);  // the service would have refused it
+  RunOne("job_00000000000000c3", spec,
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_TRUE(service_.completed.empty());
+  ASSERT_EQ(service_.failed.size(), 1u);
+  EXPECT_FALSE(service_.failed[0].retryable());
+  EXPECT_NE(service_.failed[0].error().find("sparsity"), std::string::npos)
+      << service_.failed[0].error();
+}
+
+TEST_F(WorkerCompressTest, DistillJobTrainsANarrowerStudent) {
+  v1::JobSpec spec;
+  spec.set_kind(v1::JOB_KIND_DISTILL);
+  spec.set_model_id("model_0123456789abcdef");
+  spec.set_seed(5);
+  v1::DistillSpec* d = spec.mutable_distill();
+  d->set_train_dataset_id("data_0000000000000001");
+  d->set_train_labels_dataset_id("data_0000000000000002");
+  d->set_holdout(0.25);
+  d->set_student("width");
+  d->set_width(0.5);
+  d->set_epochs(1);
+  d->set_batch_size(16);
+  d->set_skip_latency(true);
+  RunOne("job_00000000000000c4", spec,
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  v1::CompleteJobRequest c;
+  {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
+    ASSERT_EQ(service_.completed.size(), 1u);
+    c = service_.completed[0];
+  }
+  const std::map<std::string, double> m = Metrics(c);
+  ASSERT_TRUE(m.count("student_parameters") && m.count("teacher_parameters"));
+  EXPECT_LT(m.at("student_parameters"), m.at("teacher_parameters"));
+  const std::map<std::string, v1::BlobRef> a = Artifacts(c);
+  ASSERT_TRUE(a.count("model") && a.count("report"));
+  EXPECT_GT(Blob(a.at("model")).size(), 1000u);
+  ExpectMonotoneProgress();
+}
+
+TEST_F(WorkerCompressTest, ComposeJobYieldsInt8AndPrunedModels) {
+  v1::JobSpec spec;
+  spec.set_kind(v1::JOB_KIND_COMPOSE);
+  spec.set_model_id("model_0123456789abcdef");
+  spec.set_seed(7);
+  v1::ComposeSpec* c = spec.mutable_compose();
+  c->set_train_dataset_id("data_0000000000000001");
+  c->set_train_labels_dataset_id("data_0000000000000002");
+  c->set_holdout(0.25);
+  c->mutable_prune()->set_epochs(1);
+  c->mutable_prune()->set_batch_size(16);
+  c->mutable_prune()->set_skip_latency(true);
+  c->mutable_ptq()->set_skip_sensitivity(true);
+  c->mutable_ptq()->add_latency_batches(1);
+  RunOne("job_00000000000000c5", spec,
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  v1::CompleteJobRequest done;
+  {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
+    ASSERT_EQ(service_.completed.size(), 1u);
+    done = service_.completed[0];
+  }
+  const std::map<std::string, v1::BlobRef> a = Artifacts(done);
+  ASSERT_TRUE(a.count("model") && a.count("pruned_model") && a.count("report"));
+  EXPECT_NE(Blob(a.at("model")).find("QuantizeLinear"), std::string::npos);
+  const std::map<std::string, double> m = Metrics(done);
+  ASSERT_TRUE(m.count("model_bytes_int8") && m.count("model_bytes_fp32"));
+  EXPECT_LT(m.at("model_bytes_int8"), m.at("model_bytes_fp32"));
+  ExpectMonotoneProgress();
+}
+
+}  // namespace
+}  // namespace mp::runtime
