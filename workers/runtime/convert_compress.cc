@@ -34,31 +34,25 @@ absl::StatusOr<fs::path> Model(const InputFiles& files, std::string_view kind) {
   return it->second;
 }
 
-// The data fields shared by the three specs.
-struct DataPaths {
-  fs::path data, labels, eval_data, eval_labels;
-  int64_t limit = 0;
-  double holdout = 0;
-};
-
-template <typename Spec>
-absl::StatusOr<DataPaths> Data(const Spec& spec, std::string_view kind, const InputFiles& files) {
-  DataPaths d;
+// The data fields the three specs share, into the job options (which name them alike).
+template <typename Spec, typename JobOptions>
+absl::Status SetData(const Spec& spec, std::string_view kind, const InputFiles& files,
+                     JobOptions& o) {
   ASSIGN_OR_RETURN(
-      d.data, Input(files, "train", StrCat(kind, ".train_dataset_id"), spec.train_dataset_id()));
-  ASSIGN_OR_RETURN(d.labels, Input(files, "train_labels", StrCat(kind, ".train_labels_dataset_id"),
+      o.data, Input(files, "train", StrCat(kind, ".train_dataset_id"), spec.train_dataset_id()));
+  ASSIGN_OR_RETURN(o.labels, Input(files, "train_labels", StrCat(kind, ".train_labels_dataset_id"),
                                    spec.train_labels_dataset_id()));
-  ASSIGN_OR_RETURN(d.eval_data,
+  ASSIGN_OR_RETURN(o.eval_data,
                    Input(files, "eval", StrCat(kind, ".eval_dataset_id"), spec.eval_dataset_id()));
-  ASSIGN_OR_RETURN(d.eval_labels,
+  ASSIGN_OR_RETURN(o.eval_labels,
                    Input(files, "eval_labels", StrCat(kind, ".eval_labels_dataset_id"),
                          spec.eval_labels_dataset_id()));
   if (spec.limit() < 0) {
     return absl::InvalidArgumentError(StrCat(kind, ".limit: ", spec.limit(), " is negative"));
   }
-  d.limit = spec.limit();
-  d.holdout = spec.holdout();
-  return d;
+  o.limit = spec.limit();
+  o.holdout = spec.holdout();
+  return absl::OkStatus();
 }
 
 absl::Status NonNegative(std::string_view field, int64_t value) {
@@ -111,13 +105,7 @@ absl::StatusOr<pipeline::PruneJobOptions> PruneOptionsFromProto(const v1::PruneS
                                                                 const InputFiles& files) {
   pipeline::PruneJobOptions o;
   ASSIGN_OR_RETURN(o.model, Model(files, "prune"));
-  ASSIGN_OR_RETURN(DataPaths d, Data(spec, "prune", files));
-  o.data = d.data;
-  o.labels = d.labels;
-  o.eval_data = d.eval_data;
-  o.eval_labels = d.eval_labels;
-  o.limit = d.limit;
-  o.holdout = d.holdout;
+  RETURN_IF_ERROR(SetData(spec, "prune", files, o));
   RETURN_IF_ERROR(ApplyPruneSpec(spec, "prune", o.recipe));
   o.recipe.seed = seed;
   return o;
@@ -130,13 +118,7 @@ absl::StatusOr<pipeline::DistillJobOptions> DistillOptionsFromProto(const v1::Di
   ASSIGN_OR_RETURN(o.teacher, Model(files, "distill"));
   ASSIGN_OR_RETURN(o.student,
                    Input(files, "student", "distill.student_model_id", spec.student_model_id()));
-  ASSIGN_OR_RETURN(DataPaths d, Data(spec, "distill", files));
-  o.data = d.data;
-  o.labels = d.labels;
-  o.eval_data = d.eval_data;
-  o.eval_labels = d.eval_labels;
-  o.limit = d.limit;
-  o.holdout = d.holdout;
+  RETURN_IF_ERROR(SetData(spec, "distill", files, o));
   pipeline::DistillRecipeOptions& r = o.recipe;
   // The student source: explicit, else "model" when a student model is named.
   if (!spec.student().empty()) {
@@ -172,13 +154,7 @@ absl::StatusOr<pipeline::ComposeJobOptions> ComposeOptionsFromProto(const v1::Co
                                                                     const InputFiles& files) {
   pipeline::ComposeJobOptions o;
   ASSIGN_OR_RETURN(o.model, Model(files, "compose"));
-  ASSIGN_OR_RETURN(DataPaths d, Data(spec, "compose", files));
-  o.data = d.data;
-  o.labels = d.labels;
-  o.eval_data = d.eval_data;
-  o.eval_labels = d.eval_labels;
-  o.limit = d.limit;
-  o.holdout = d.holdout;
+  RETURN_IF_ERROR(SetData(spec, "compose", files, o));
   ASSIGN_OR_RETURN(o.calibration, Input(files, "calibration", "compose.calibration_dataset_id",
                                         spec.calibration_dataset_id()));
   RETURN_IF_ERROR(ApplyPruneSpec(spec.prune(), "compose.prune", o.prune));

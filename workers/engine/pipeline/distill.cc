@@ -18,6 +18,7 @@
 #include "workers/engine/onnx/onnx.h"
 #include "workers/engine/pipeline/distill_internal.h"
 #include "workers/engine/pipeline/recipe_data.h"
+#include "workers/engine/pipeline/recipe_fit.h"
 #include "workers/engine/train/train.h"
 
 namespace mp::pipeline {
@@ -123,19 +124,14 @@ absl::Status ReportEpoch(Reporter& rep, const std::string& what, int epoch, int 
 
 train::FitOptions FitOptionsOf(const DistillRecipeOptions& o, const std::string& input, int threads,
                                Clock* clock) {
-  train::FitOptions fit;
-  fit.epochs = o.epochs;
-  fit.batch_size = o.batch_size;
-  fit.seed = o.seed;
-  fit.optimizer.kind = o.optimizer == "sgd"    ? train::OptimizerKind::kSgd
-                       : o.optimizer == "adam" ? train::OptimizerKind::kAdam
-                                               : train::OptimizerKind::kAdamW;
-  fit.optimizer.lr = o.lr;
-  fit.optimizer.weight_decay = o.weight_decay;
-  if (o.optimizer == "sgd") fit.optimizer.momentum = 0.9f;
-  fit.schedule.kind = train::ScheduleKind::kCosine;
+  train::FitOptions fit = RecipeFitOptions({.epochs = o.epochs,
+                                            .batch_size = o.batch_size,
+                                            .seed = o.seed,
+                                            .optimizer = o.optimizer,
+                                            .lr = o.lr,
+                                            .weight_decay = o.weight_decay,
+                                            .threads = threads});
   fit.input_name = input;
-  fit.optimizer_threads = threads;
   fit.clock = clock;
   return fit;
 }
@@ -213,9 +209,7 @@ absl::Status ValidateDistillRecipeOptions(const DistillRecipeOptions& o) {
     return bad("batch_size: ", o.batch_size, " is outside [1, 65536]");
   }
   if (!std::isfinite(o.lr) || o.lr <= 0) return bad("lr: ", o.lr, " must be finite and > 0");
-  if (o.optimizer != "sgd" && o.optimizer != "adam" && o.optimizer != "adamw") {
-    return bad("optimizer '", o.optimizer, "': expected sgd, adam or adamw");
-  }
+  RETURN_IF_ERROR(ValidateRecipeOptimizer(o.optimizer));
   if (!std::isfinite(o.weight_decay) || o.weight_decay < 0) {
     return bad("weight_decay: ", o.weight_decay, " must be finite and >= 0");
   }

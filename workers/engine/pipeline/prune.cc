@@ -10,6 +10,7 @@
 #include "common/str_cat.h"
 #include "workers/engine/distill/distill.h"
 #include "workers/engine/pipeline/prune_internal.h"
+#include "workers/engine/pipeline/recipe_fit.h"
 #include "workers/engine/prune/prune.h"
 #include "workers/engine/train/train.h"
 
@@ -189,9 +190,7 @@ absl::Status ValidatePruneRecipeOptions(const PruneRecipeOptions& o) {
   if (o.epochs < 1) return bad("epochs: ", o.epochs, " must be >= 1");
   if (o.batch_size < 1) return bad("batch-size: ", o.batch_size, " must be >= 1");
   if (!std::isfinite(o.lr) || o.lr <= 0) return bad("lr: ", o.lr, " must be finite and > 0");
-  if (o.optimizer != "sgd" && o.optimizer != "adam" && o.optimizer != "adamw") {
-    return bad("optimizer '", o.optimizer, "': expected sgd, adam or adamw");
-  }
+  RETURN_IF_ERROR(ValidateRecipeOptimizer(o.optimizer));
   if (!std::isfinite(o.weight_decay) || o.weight_decay < 0) {
     return bad("weight-decay: ", o.weight_decay, " must be finite and >= 0");
   }

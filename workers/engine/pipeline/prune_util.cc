@@ -10,6 +10,7 @@
 #include "common/str_cat.h"
 #include "workers/engine/eval/eval.h"
 #include "workers/engine/exec/session.h"
+#include "workers/engine/pipeline/recipe_fit.h"
 
 namespace mp::pipeline::internal {
 
@@ -141,19 +142,13 @@ absl::Status ApplyBound(const BoundMasks& bound) {
 }
 
 train::FitOptions FitOptionsOf(const PruneRecipeOptions& o, int epochs) {
-  train::FitOptions fit;
-  fit.epochs = epochs;
-  fit.batch_size = o.batch_size;
-  fit.seed = o.seed;
-  fit.optimizer.kind = o.optimizer == "sgd"    ? train::OptimizerKind::kSgd
-                       : o.optimizer == "adam" ? train::OptimizerKind::kAdam
-                                               : train::OptimizerKind::kAdamW;
-  fit.optimizer.lr = o.lr;
-  fit.optimizer.weight_decay = o.weight_decay;
-  if (o.optimizer == "sgd") fit.optimizer.momentum = 0.9f;
-  fit.schedule.kind = train::ScheduleKind::kCosine;
-  fit.optimizer_threads = o.threads;
-  return fit;
+  return RecipeFitOptions({.epochs = epochs,
+                           .batch_size = o.batch_size,
+                           .seed = o.seed,
+                           .optimizer = o.optimizer,
+                           .lr = o.lr,
+                           .weight_decay = o.weight_decay,
+                           .threads = o.threads});
 }
 
 std::string Fixed(double v) {
