@@ -10,14 +10,10 @@
 #include "common/status.h"
 #include "common/str_cat.h"
 #include "workers/local/local_context.h"
+#include "workers/local/recipe_flags.h"
 
 namespace mp::local {
 namespace {
-
-absl::Status Copy(const std::filesystem::path& from, const std::string& to) {
-  ASSIGN_OR_RETURN(std::string bytes, ReadFile(from.string()));
-  return AtomicWriteFile(to, bytes);
-}
 
 // "batch_size: 0 must be >= 1" -> "--batch-size: 0 must be >= 1"; "features[1]..." ->
 // "--feature 2...". Other messages are returned as they are.
@@ -87,10 +83,8 @@ CLI::App* AddDistillSubcommand(CLI::App& app, DistillCommandOptions& o) {
                 "With --student-width: re-initialise the student (default)");
   cmd->add_flag("--keep-weights", o.keep_weights,
                 "With --student-width: keep the teacher's surviving weights");
-  cmd->add_option("--data", j.data, "Training images (IDX, .gz, or .npy)")->required();
-  cmd->add_option("--labels", j.labels, "Training labels (IDX, .gz, or .npy)")->required();
-  cmd->add_option("--eval-data", j.eval_data, "Evaluation images");
-  cmd->add_option("--eval-labels", j.eval_labels, "Evaluation labels");
+  j.holdout = 0.1;
+  AddTrainingDataFlags(cmd, j, /*training_required=*/true);
   cmd->add_option("--alpha", r.alpha, "Weight of the KL term in [0, 1]; CE gets 1 - alpha");
   cmd->add_option("--temperature", r.temperature, "Softmax temperature (> 0)");
   cmd->add_option("--epochs", r.epochs, "Training epochs (>= 1)");
@@ -100,10 +94,6 @@ CLI::App* AddDistillSubcommand(CLI::App& app, DistillCommandOptions& o) {
   cmd->add_option("--batch-size", r.batch_size, "Training batch size");
   cmd->add_option("--seed", r.seed, "Data order and initialisation seed");
   cmd->add_option("--threads", o.threads, "Kernel threads (>= 1)");
-  cmd->add_option("--limit", j.limit, "Use at most this many training samples (0: all)");
-  j.holdout = 0.1;
-  cmd->add_option("--holdout", j.holdout,
-                  "Without --eval-data: fraction of --data held out for evaluation");
   cmd->add_flag("--baseline", r.baseline,
                 "Also train the same student with cross-entropy alone and compare");
   cmd->add_option("--feature", o.features,
@@ -152,19 +142,13 @@ absl::Status ResolveDistillFlags(DistillCommandOptions& o) {
 absl::Status DistillCommand(DistillCommandOptions o, std::ostream& out, std::ostream& log) {
   if (o.output_path.empty()) return absl::InvalidArgumentError("-o: an output path is required");
   RETURN_IF_ERROR(ResolveDistillFlags(o));
-  ASSIGN_OR_RETURN(std::string dir, MakeTempDir("modelpress-distill"));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { (void)RemoveAll(dir); }
-  } cleanup{dir};
-  LocalContext ctx(dir, o.threads, o.quiet ? nullptr : &log, "distill");
-  ASSIGN_OR_RETURN(pipeline::JobResult result, pipeline::RunDistillJob(o.job, ctx));
-  for (const pipeline::Artifact& a : result.artifacts) {
-    if (a.name == "model") RETURN_IF_ERROR(Copy(a.path, o.output_path));
-    if (a.name == "report" && !o.report_path.empty()) RETURN_IF_ERROR(Copy(a.path, o.report_path));
-  }
+  ASSIGN_OR_RETURN(LocalRun run, RunLocally("distill", o.threads, o.quiet ? nullptr : &log,
+                                            [&](pipeline::JobContext& ctx) {
+                                              return pipeline::RunDistillJob(o.job, ctx);
+                                            },
+                                            {{"model", o.output_path}, {"report", o.report_path}}));
   out << "wrote " << o.output_path << "\n";
-  for (const pipeline::Metric& m : result.metrics) {
+  for (const pipeline::Metric& m : run.metrics) {
     const bool fraction = m.name.find("accuracy") != std::string::npos || m.name == "distill_gain";
     out << "  " << m.name << " = " << (fraction ? Percent(m.value) : StrCat(m.value)) << "\n";
   }

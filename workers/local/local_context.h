@@ -4,8 +4,14 @@
 #define MP_WORKERS_LOCAL_LOCAL_CONTEXT_H_
 
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "workers/engine/pipeline/job.h"
 
@@ -29,6 +35,23 @@ class LocalContext final : public pipeline::JobContext {
   std::string tag_;
   std::string last_step_;
 };
+
+// What a local run leaves behind: the recipe's metrics and the text of its "report"
+// artifact ("" when it has none).
+struct LocalRun {
+  std::vector<pipeline::Metric> metrics;
+  std::string report;
+};
+
+using LocalRecipe = std::function<absl::StatusOr<pipeline::JobResult>(pipeline::JobContext&)>;
+
+// Runs `recipe` with a LocalContext(`tag`, `threads`, `log`) in a fresh scratch directory
+// that is removed afterwards, then copies each artifact named in `outputs` ({artifact name,
+// destination path}; empty destinations are skipped) with AtomicWriteFile. A failing recipe
+// writes nothing.
+absl::StatusOr<LocalRun> RunLocally(
+    std::string_view tag, int threads, std::ostream* log, const LocalRecipe& recipe,
+    const std::vector<std::pair<std::string, std::string>>& outputs);
 
 }  // namespace mp::local
 

@@ -34,37 +34,20 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "workers/engine/pipeline/prune.h"
 
 namespace mp::local {
 
 struct PruneCommandOptions {
-  std::string model_path;             // required
-  std::string method = "structured";  // structured | magnitude | nm
-  double sparsity = 0.5;
-  std::string norm = "l1";             // structured: l1 | l2
-  std::string scope = "layer";         // magnitude: layer | global
-  std::vector<std::string> per_layer;  // "NAME=S"
-  std::vector<std::string> exclude;
-  std::string nm = "2:4";
-  int64_t round_to = 1;
-  std::string schedule = "oneshot";  // oneshot | agp
-  int prune_steps = 4;               // agp
-  std::string output_path;           // required
-  std::string report_path;           // optional
-  std::string data_path, labels_path;
-  std::string eval_data_path, eval_labels_path;
-  std::string recover = "none";
-  int epochs = 3;
-  float lr = 1e-3f;
-  std::string optimizer = "adam";
-  float weight_decay = 0.0f;
-  int64_t batch_size = 64;
-  float alpha = 0.7f;
-  float temperature = 4.0f;
-  uint64_t seed = 0;
-  int threads = 1;
-  int64_t limit = 0;     // 0: all training samples
-  double holdout = 0.1;  // without --eval-data: fraction of --data held out, [0, 1)
+  // Model, data and recipe options (the recipe's defaults), except that without
+  // --eval-data the last 10% of --data is held out for evaluation.
+  pipeline::PruneJobOptions job = [] {
+    pipeline::PruneJobOptions j;
+    j.holdout = 0.1;
+    return j;
+  }();
+  std::string output_path;  // required
+  std::string report_path;  // optional
 };
 
 // Registers the `prune` subcommand on `app`, parsing into `options` (which must outlive it).

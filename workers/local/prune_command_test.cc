@@ -47,7 +47,7 @@ TEST(PruneCommandTest, StructuredShrinksAndOnnxRuntimeAgrees) {
   for (const char* name : {"lenet", "resnet", "mobilenet"}) {
     SCOPED_TRACE(name);
     PruneCommandOptions o;
-    o.model_path = Root() + "/tests/fixtures/models/" + name + ".onnx";
+    o.job.model = Root() + "/tests/fixtures/models/" + name + ".onnx";
     o.output_path = dir.path() + "/" + name + "_pruned.onnx";
     o.report_path = dir.path() + "/" + name + "_report.json";
     std::ostringstream out;
@@ -61,7 +61,7 @@ TEST(PruneCommandTest, StructuredShrinksAndOnnxRuntimeAgrees) {
     const double bytes_before = report["before"]["parameter_bytes"];
     EXPECT_LE(macs_after, 0.6 * macs_before);
     EXPECT_LE(bytes_after, 0.6 * bytes_before);
-    EXPECT_LT(fs::file_size(o.output_path), fs::file_size(o.model_path));
+    EXPECT_LT(fs::file_size(o.output_path), fs::file_size(o.job.model));
     // Our engine and ONNX Runtime compute the same on the pruned file.
     auto model = onnx::ImportModelFile(o.output_path);
     ASSERT_TRUE(model.ok()) << model.status();
@@ -86,9 +86,9 @@ TEST(PruneCommandTest, MagnitudeAndNm) {
   ASSERT_TRUE(dir.Create("mp-prune-cmd-").ok());
   for (const char* method : {"magnitude", "nm"}) {
     PruneCommandOptions o;
-    o.model_path = Root() + "/tests/fixtures/models/lenet.onnx";
-    o.method = method;
-    o.scope = "global";
+    o.job.model = Root() + "/tests/fixtures/models/lenet.onnx";
+    o.job.recipe.method = method;
+    o.job.recipe.scope = "global";
     o.output_path = dir.path() + "/out.onnx";
     o.report_path = dir.path() + "/report.json";
     std::ostringstream out;
@@ -109,7 +109,7 @@ TEST(PruneCommandTest, BadOptionsAreClearErrors) {
   ScopedTempDir dir;
   ASSERT_TRUE(dir.Create("mp-prune-cmd-").ok());
   PruneCommandOptions base;
-  base.model_path = Root() + "/tests/fixtures/models/lenet.onnx";
+  base.job.model = Root() + "/tests/fixtures/models/lenet.onnx";
   base.output_path = dir.path() + "/out.onnx";
   std::ostringstream out;
   auto run = [&](auto edit) {
@@ -117,22 +117,22 @@ TEST(PruneCommandTest, BadOptionsAreClearErrors) {
     edit(o);
     return PruneCommand(o, out);
   };
-  auto s = run([](PruneCommandOptions& o) { o.method = "random"; });
+  auto s = run([](PruneCommandOptions& o) { o.job.recipe.method = "random"; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--method 'random'"));
-  s = run([](PruneCommandOptions& o) { o.per_layer = {"conv1"}; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.per_layer = {"conv1"}; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--per-layer 'conv1'"));
-  s = run([](PruneCommandOptions& o) { o.per_layer = {"conv9=0.5"}; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.per_layer = {"conv9=0.5"}; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("'conv9'"));
-  s = run([](PruneCommandOptions& o) { o.sparsity = 1.0; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.sparsity = 1.0; });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   s = run([](PruneCommandOptions& o) {
-    o.method = "nm";
-    o.nm = "4:2";
+    o.job.recipe.method = "nm";
+    o.job.recipe.nm = "4:2";
   });
   EXPECT_THAT(std::string(s.message()), HasSubstr("4:2"));
-  s = run([](PruneCommandOptions& o) { o.norm = "l3"; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.norm = "l3"; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--norm 'l3'"));
-  s = run([](PruneCommandOptions& o) { o.model_path = "/nonexistent.onnx"; });
+  s = run([](PruneCommandOptions& o) { o.job.model = "/nonexistent.onnx"; });
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(fs::exists(base.output_path));
 }
@@ -141,32 +141,32 @@ TEST(PruneCommandTest, RecoveryFlagsAreValidatedNamingTheFlag) {
   ScopedTempDir dir;
   ASSERT_TRUE(dir.Create("mp-prune-cmd-").ok());
   PruneCommandOptions base;
-  base.model_path = Root() + "/tests/fixtures/models/lenet.onnx";
+  base.job.model = Root() + "/tests/fixtures/models/lenet.onnx";
   base.output_path = dir.path() + "/out.onnx";
-  base.data_path = Root() + "/tests/fixtures/data/images_u8_64.npy";
-  base.labels_path = Root() + "/tests/fixtures/data/labels_64.npy";
-  base.recover = "finetune";
+  base.job.data = Root() + "/tests/fixtures/data/images_u8_64.npy";
+  base.job.labels = Root() + "/tests/fixtures/data/labels_64.npy";
+  base.job.recipe.recover = "finetune";
   std::ostringstream out;
   auto run = [&](auto edit) {
     PruneCommandOptions o = base;
     edit(o);
     return PruneCommand(o, out);
   };
-  auto s = run([](PruneCommandOptions& o) { o.data_path = o.labels_path = ""; });
+  auto s = run([](PruneCommandOptions& o) { o.job.data = o.job.labels = ""; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--recover finetune needs training data"));
-  s = run([](PruneCommandOptions& o) { o.epochs = 0; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.epochs = 0; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--epochs: 0"));
-  s = run([](PruneCommandOptions& o) { o.lr = -1; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.lr = -1; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--lr: -1"));
-  s = run([](PruneCommandOptions& o) { o.recover = "retrain"; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.recover = "retrain"; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--recover 'retrain'"));
-  s = run([](PruneCommandOptions& o) { o.optimizer = "lbfgs"; });
+  s = run([](PruneCommandOptions& o) { o.job.recipe.optimizer = "lbfgs"; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--optimizer 'lbfgs'"));
-  s = run([](PruneCommandOptions& o) { o.labels_path = ""; });
+  s = run([](PruneCommandOptions& o) { o.job.labels = ""; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--data and --labels"));
-  s = run([](PruneCommandOptions& o) { o.holdout = 1.5; });
+  s = run([](PruneCommandOptions& o) { o.job.holdout = 1.5; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--holdout"));
-  s = run([](PruneCommandOptions& o) { o.data_path = "/nonexistent.npy"; });
+  s = run([](PruneCommandOptions& o) { o.job.data = "/nonexistent.npy"; });
   EXPECT_THAT(std::string(s.message()), HasSubstr("--data '/nonexistent.npy'"));
   EXPECT_FALSE(fs::exists(base.output_path));
 }
@@ -175,15 +175,15 @@ TEST(PruneCommandTest, FinetuneWithHeldOutEvaluation) {
   ScopedTempDir dir;
   ASSERT_TRUE(dir.Create("mp-prune-cmd-").ok());
   PruneCommandOptions o;
-  o.model_path = Root() + "/tests/fixtures/models/lenet.onnx";
+  o.job.model = Root() + "/tests/fixtures/models/lenet.onnx";
   o.output_path = dir.path() + "/out.onnx";
   o.report_path = dir.path() + "/report.json";
-  o.data_path = Root() + "/tests/fixtures/data/images_u8_64.npy";
-  o.labels_path = Root() + "/tests/fixtures/data/labels_64.npy";
-  o.method = "magnitude";
-  o.recover = "finetune";
-  o.epochs = 2;
-  o.holdout = 0.25;
+  o.job.data = Root() + "/tests/fixtures/data/images_u8_64.npy";
+  o.job.labels = Root() + "/tests/fixtures/data/labels_64.npy";
+  o.job.recipe.method = "magnitude";
+  o.job.recipe.recover = "finetune";
+  o.job.recipe.epochs = 2;
+  o.job.holdout = 0.25;
   std::ostringstream out;
   ASSERT_TRUE(PruneCommand(o, out).ok()) << out.str();
   EXPECT_THAT(out.str(), HasSubstr("accuracy "));

@@ -18,11 +18,6 @@ std::string Percent(double v) {
   return buf;
 }
 
-absl::Status Copy(const std::filesystem::path& from, const std::string& to) {
-  ASSIGN_OR_RETURN(std::string bytes, ReadFile(from.string()));
-  return AtomicWriteFile(to, bytes);
-}
-
 }  // namespace
 
 CLI::App* AddPtqSubcommand(CLI::App& app, PtqCommandOptions& o) {
@@ -60,19 +55,13 @@ CLI::App* AddPtqSubcommand(CLI::App& app, PtqCommandOptions& o) {
 absl::Status PtqCommand(const PtqCommandOptions& o, std::ostream& out, std::ostream& log) {
   if (o.output_path.empty()) return absl::InvalidArgumentError("-o: an output path is required");
   if (o.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
-  ASSIGN_OR_RETURN(std::string dir, MakeTempDir("modelpress-ptq"));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { (void)RemoveAll(dir); }
-  } cleanup{dir};
-  LocalContext ctx(dir, o.threads, o.quiet ? nullptr : &log, "ptq");
-  ASSIGN_OR_RETURN(pipeline::JobResult result, pipeline::RunPtq(o.ptq, ctx));
-  for (const pipeline::Artifact& a : result.artifacts) {
-    if (a.name == "model") RETURN_IF_ERROR(Copy(a.path, o.output_path));
-    if (a.name == "report" && !o.report_path.empty()) RETURN_IF_ERROR(Copy(a.path, o.report_path));
-  }
+  ASSIGN_OR_RETURN(LocalRun run, RunLocally("ptq", o.threads, o.quiet ? nullptr : &log,
+                                            [&](pipeline::JobContext& ctx) {
+                                              return pipeline::RunPtq(o.ptq, ctx);
+                                            },
+                                            {{"model", o.output_path}, {"report", o.report_path}}));
   out << "wrote " << o.output_path << "\n";
-  for (const pipeline::Metric& m : result.metrics) {
+  for (const pipeline::Metric& m : run.metrics) {
     const bool fraction = m.name.rfind("accuracy", 0) == 0 || m.name == "agreement_top1";
     out << "  " << m.name << " = " << (fraction ? Percent(m.value) : StrCat(m.value)) << "\n";
   }
