@@ -11,19 +11,6 @@ namespace mp::client {
 
 namespace v1 = ::modelpress::v1;
 
-namespace {
-
-absl::StatusOr<std::string> ResolveDataset(const std::string& arg, const char* flag,
-                                           CommandEnv& env) {
-  if (DatasetId::Parse(arg).ok()) return arg;
-  absl::StatusOr<v1::Dataset> d = UploadDatasetFile(*env.conn, arg, "");
-  if (!d.ok()) return mp::Annotate(d.status(), flag);
-  *env.err << "uploaded " << arg << " as " << d->id() << "\n";
-  return d->id();
-}
-
-}  // namespace
-
 absl::Status PtqCommand(const PtqCommandOptions& options, CommandEnv& env) {
   v1::JobSpec spec;
   spec.set_kind(v1::JOB_KIND_PTQ);
@@ -36,17 +23,20 @@ absl::Status PtqCommand(const PtqCommandOptions& options, CommandEnv& env) {
     *env.err << "uploaded " << options.model << " as " << m.id() << "\n";
     spec.set_model_id(m.id());
   }
-  ASSIGN_OR_RETURN(std::string calib, ResolveDataset(options.calib, "--calib", env));
+  ASSIGN_OR_RETURN(std::string calib,
+                   ResolveDatasetArg(*env.conn, options.calib, "--calib", *env.err));
   spec.mutable_ptq()->set_calibration_dataset_id(calib);
   if (!options.eval.empty()) {
-    ASSIGN_OR_RETURN(std::string eval, ResolveDataset(options.eval, "--eval", env));
+    ASSIGN_OR_RETURN(std::string eval,
+                     ResolveDatasetArg(*env.conn, options.eval, "--eval", *env.err));
     spec.mutable_ptq()->set_eval_dataset_id(eval);
   }
   if (!options.labels.empty()) {
     if (options.eval.empty()) {
       return absl::InvalidArgumentError("--labels needs --eval (labels of the eval samples)");
     }
-    ASSIGN_OR_RETURN(std::string labels, ResolveDataset(options.labels, "--labels", env));
+    ASSIGN_OR_RETURN(std::string labels,
+                     ResolveDatasetArg(*env.conn, options.labels, "--labels", *env.err));
     spec.mutable_ptq()->set_eval_labels_dataset_id(labels);
   }
   return SubmitAndMaybeWatch(spec, options.submit, env);
