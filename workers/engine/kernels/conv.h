@@ -20,7 +20,13 @@
 //     1x1 kernels with stride 1 and no padding (conv_pointwise.cc) skip the staging: the
 //     same GEMM micro-kernel reads x's planes and writes y's in place; so does depthwise
 //     (one input and one output channel per group, stride_w 1 or 2) with rows of at least
-//     3/4 of a vector (conv_depthwise.cc: row by row, masked loads at the edges);
+//     3/4 of a vector (conv_depthwise.cc: row by row, masked loads at the edges), or, stride
+//     1 with "same" padding and rows of at most half a vector on x86 AVX2/AVX-512
+//     (conv_depthwise_flat.cc: each plane one flattened 1-D filter, masked loads); and on
+//     x86 AVX2/AVX-512, one group with C_out a multiple of 2+ vectors, a kernel larger than
+//     1x1 and output planes of at most 256 positions (conv_cvec.cc): lanes over output
+//     channels, positions dense (no padded grid, no phase planes), the [position][channel]
+//     result transposed into y;
 //   - direct (C_out/G <= 4 and K <= 32, else as below): Highway loops over a zero-padded
 //     copy of the group's input planes, vectorised across output columns (stride 1 and 2),
 //     4 output channels per input load; no GEMM;

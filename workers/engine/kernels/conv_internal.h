@@ -60,6 +60,34 @@ bool UsePointwise(const Conv2dParams& p);
 void PointwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                      float* y, ThreadPool* pool, const float* residual);
 
+// Channel-vectorised direct convolution (conv_cvec.cc), which ShiftConv2d runs for its GEMM
+// form when UseCvec(p, pool): one group, C_out a multiple of the lanes and at least two
+// vectors, a kernel larger than 1x1, output planes of at most kCvecMaxPlane positions (where
+// the padded grid wastes most), an x86 AVX2 or AVX-512 target, and at least two images per
+// thread. Weights
+// packed by PackShiftWeights; the same sums in the same order as the GEMM form.
+constexpr int64_t kCvecPositions = 8;  // most output positions per register tile
+constexpr int64_t kCvecMaxPlane = 256;
+bool UseCvec(const Conv2dParams& p, const ThreadPool* pool);
+void CvecConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
+                ThreadPool* pool, const float* residual);
+
+// y[oc*plane + q] = clamp(out[q*channels + oc] (+ res[oc*plane + q]), lo, hi) for oc <
+// channels (a multiple of 4), q < plane: conv_cvec.cc's transposed copy-out of one image.
+void CvecCopyOut(const float* out, int64_t channels, int64_t plane, const float* res, float lo,
+                 float hi, float* y);
+
+// Channel-vectorised depthwise convolution (conv_depthwise_cvec.cc), which ShiftConv2d runs
+// for its FIR form first when UseDepthwiseCvec(p): one input and one output channel per
+// group, the group count a multiple of the lanes, at most kDwCvecMaxTaps taps, output planes
+// of at most kDwCvecMaxPlane positions (padded input 4x that), an x86 AVX2 or AVX-512 target
+// (on AVX-512 not stride-1 planes above 64 positions).
+constexpr int64_t kDwCvecMaxTaps = 49;
+constexpr int64_t kDwCvecMaxPlane = 256;
+bool UseDepthwiseCvec(const Conv2dParams& p);
+void DepthwiseCvecConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                         float* y, ThreadPool* pool, const float* residual);
+
 // Depthwise convolution (conv_depthwise.cc), which ShiftConv2d runs for its FIR form when
 // UseDepthwise(p): one input and one output channel per group, stride_w 1 or 2, kernel_w <=
 // kDepthwiseMaxKw, out_w >= 3/4 of the target's lanes. Reads x and writes y directly, row by
@@ -69,19 +97,44 @@ bool UseDepthwise(const Conv2dParams& p);
 void DepthwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                      float* y, ThreadPool* pool, const float* residual);
 
+// Depthwise convolution over flattened planes (conv_depthwise_flat.cc), which ShiftConv2d
+// runs for its FIR form before the row path when UseDepthwiseFlat(p): one input and one
+// output channel per group, stride 1, "same" padding (pad_left + pad_right ==
+// (kernel_w - 1)*dilation_w, likewise vertically), at most kFlatMaxTaps taps, rows of at most
+// half a vector, planes of at most kFlatMaxPlane floats, and an x86 AVX2 or AVX-512 target.
+constexpr int64_t kFlatMaxPlane = 1024;
+constexpr int64_t kFlatMaxTaps = 49;
+// Geometry shared by all planes of one call: per-tap shifts and per-(vector, tap) lane masks
+// (-1 where the lane's read is inside the image, else 0), masks[(i*taps + tap)*lanes + l];
+// with `bits` (AVX-512) the lanes of (i, tap) are instead bits l of the bytes starting at
+// masks + (i*taps + tap)*lanes (the rest zero).
+struct FlatPlan {
+  int64_t taps = 0, vectors = 0;
+  std::vector<int64_t> shift;
+  std::vector<int32_t> masks;
+};
+FlatPlan MakeFlatPlan(const Conv2dParams& p, int64_t lanes, bool bits);
+bool UseDepthwiseFlat(const Conv2dParams& p);
+void DepthwiseFlatConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                         float* y, ThreadPool* pool, const float* residual);
+
 // Data movement of the shifted-plane path (conv_stage.cc).
 // The staged planes of a block (conv_shift.cc's file comment): for channel c < channels and phase
 // (a, b), plane (c, a, b) starts at out + ((c*ph_h + a)*ph_w + b) * plane and its row i is G row
 // s_h*i + a sampled at columns b, b + s_w, ...; G row img*r0 + pad_top + ih (img < images,
 // 0 <= ih < in_h) column pad_left + iw holds x[img*x_stride + c*in_plane + ih*in_w + iw];
 // every other float is 0. Requires r0 >= pad_top + in_h, pitch*s_w >= pad_left + in_w and
-// plane >= (images + 1) * (r0 / s_h) * pitch, ph_w <= kMaxPhases.
+// plane >= (images + 1) * (r0 / s_h) * pitch, ph_w <= kMaxPhases. With `zeroed`, out
+// already holds zeros wherever this layout has them (it was zeroed whole, and since then
+// only blocks of the same layout, maybe with other x and fewer images or channels, were
+// staged into it: those write only data positions), so only the data rows are written.
 constexpr int64_t kMaxPhases = 16;  // per axis
 struct StageArgs {
   const float* x;
   int64_t x_stride, in_plane, channels;
   int64_t in_h, in_w, pad_top, pad_left;
   int64_t images, r0, s_h, s_w, ph_h, ph_w, pitch, plane;
+  bool zeroed = false;
 };
 
 void StageBlock(const StageArgs& args, float* out);

@@ -290,7 +290,19 @@ void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const fl
     PointwiseConv2d(p, x, w, bias, y, pool, residual);
     return;
   }
-  if (kind == ShiftKind::kFir && UseDepthwise(p)) {  // nor here
+  if (kind == ShiftKind::kGemm && UseCvec(p, pool)) {  // dense positions, no phases
+    CvecConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
+  if (kind == ShiftKind::kFir && UseDepthwiseCvec(p)) {  // nor here
+    DepthwiseCvecConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
+  if (kind == ShiftKind::kFir && UseDepthwiseFlat(p)) {
+    DepthwiseFlatConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
+  if (kind == ShiftKind::kFir && UseDepthwise(p)) {
     DepthwiseConv2d(p, x, w, bias, y, pool, residual);
     return;
   }
@@ -329,6 +341,8 @@ void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const fl
   auto run_items = [&](int64_t begin, int64_t end, ThreadPool* inner) {
     float* in = Scratch(static_cast<size_t>(g.groups * group_staged), 1);
     float* out = Scratch(static_cast<size_t>(g.groups * g.out_rows * g.ld), 0);
+    // Zeroed once: every block has the same layout (StageArgs::zeroed).
+    std::memset(in, 0, static_cast<size_t>(g.groups * group_staged) * sizeof(float));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n0 = item / chunks * g.images, n = std::min(g.images, p.batch - n0);
       const int64_t g0 = item % chunks * g.groups, gn = std::min(g.groups, p.group - g0);
@@ -347,7 +361,8 @@ void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const fl
                            .ph_h = g.ph_h,
                            .ph_w = g.ph_w,
                            .pitch = g.pitch,
-                           .plane = g.plane};
+                           .plane = g.plane,
+                           .zeroed = true};
       StageBlock(args, in);
       const int64_t t_count = Positions(p, g, n);
       auto task = [&](int64_t gi, int64_t t0, int64_t t1) {

@@ -164,7 +164,9 @@ void StageStride2(const conv_internal::StageArgs& g, float* out) {
 // the whole block first measured faster than zeroing only the padding row by row.)
 void StageBlockImpl(const conv_internal::StageArgs& g, float* out) {
   const int64_t phases = g.ph_h * g.ph_w;
-  std::memset(out, 0, static_cast<size_t>(g.channels * phases * g.plane) * sizeof(float));
+  if (!g.zeroed) {
+    std::memset(out, 0, static_cast<size_t>(g.channels * phases * g.plane) * sizeof(float));
+  }
   constexpr int64_t kMaxPhases = conv_internal::kMaxPhases;
   int64_t j_lo[kMaxPhases], cols[kMaxPhases], iw0[kMaxPhases];
   for (int64_t b = 0; b < g.ph_w; ++b) {

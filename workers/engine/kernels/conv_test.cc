@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "hwy/targets.h"
+#include "workers/engine/kernels/conv_internal.h"
 #include "workers/engine/kernels/nn_test_util.h"
 #include "workers/engine/kernels/parallel.h"
 
@@ -168,6 +170,27 @@ const std::vector<Case>& ConvCases() {
       {2, 3, 20, 24, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},  // dilation 2
       {1, 2, 30, 40, 2, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1},  // stride 2, 3 vectors per row
       {3, 4, 14, 14, 4, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1},  // MobileNet's 14x14 planes
+      // Depthwise over flattened planes (conv_depthwise_flat.cc): rows <= half a vector.
+      {2, 16, 4, 4, 16, 3, 3, 16, 1, 1, 1, 1, 1, 1, 1, 1},  // MobileNet's 4x4 planes
+      {2, 5, 5, 6, 5, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},     // 5x5 kernel, 30-float plane
+      {1, 3, 9, 3, 3, 3, 3, 3, 1, 1, 2, 1, 2, 1, 2, 1},     // vertical dilation, narrow
+      {2, 4, 6, 5, 4, 3, 3, 4, 1, 1, 1, 1, 2, 0, 0, 2},     // asymmetric "same" pads
+      {1, 2, 40, 2, 2, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},    // tall plane: many vectors
+      {2, 3, 1, 7, 3, 1, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1},     // 1-D rows
+      // Channel-vectorised depthwise (conv_depthwise_cvec.cc): channels a multiple of lanes.
+      {2, 16, 7, 7, 16, 3, 3, 16, 2, 2, 1, 1, 1, 1, 1, 1},    // stride 2 to 4x4
+      {3, 32, 5, 6, 32, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 1},    // 2 channel blocks, 5x6
+      {2, 16, 9, 8, 16, 3, 3, 16, 1, 2, 2, 1, 2, 0, 1, 2},    // dilation, asymmetric pads
+      {2, 16, 11, 11, 16, 5, 5, 16, 2, 2, 1, 1, 2, 2, 2, 2},  // 5x5 kernel, stride 2
+      {1, 48, 14, 13, 48, 3, 3, 48, 2, 1, 1, 1, 1, 1, 1, 1},  // strides 2x1, odd width
+      // Channel-vectorised (conv_cvec.cc, AVX2 and AVX-512): small output planes, C_out a
+      // multiple of the lanes; with fewer than 2 images per thread the GEMM form (same bytes).
+      {4, 8, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // 7x7, 2 channel vectors
+      {3, 6, 14, 14, 48, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  // stride 2, 3 channel vectors
+      {5, 4, 6, 7, 64, 3, 2, 1, 1, 1, 2, 1, 2, 1, 2, 0},    // dilation, asymmetric pads
+      {7, 3, 5, 5, 32, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2},    // 5x5 kernel
+      {6, 16, 9, 9, 32, 3, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 3: 3x3 outputs
+      {37, 4, 7, 7, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   // blocks, the last partial
   };
   return cases;
 }
@@ -237,6 +260,58 @@ TEST(Conv2d, FusedResidualAddAndClamp) {
       }
     });
   }
+}
+
+// The flat depthwise path runs on x86 targets with masked loads (AVX2 and better).
+TEST(Conv2d, DepthwiseFlatPathIsTaken) {
+  const Conv2dParams p = MakeParams({2, 16, 4, 4, 16, 3, 3, 16, 1, 1, 1, 1, 1, 1, 1, 1}, false);
+  int taken = 0;
+  ForEachTarget([&] { taken += conv_internal::UseDepthwiseFlat(p) ? 1 : 0; });
+#if HWY_ARCH_X86
+  if ((hwy::SupportedTargets() & HWY_AVX2) != 0) {
+    EXPECT_GT(taken, 0);
+  }
+#endif
+  // Not for strides, nor for padding that changes the plane's shape.
+  Conv2dParams strided = MakeParams({1, 4, 7, 7, 4, 3, 3, 4, 2, 2, 1, 1, 1, 1, 1, 1}, false);
+  Conv2dParams valid = MakeParams({1, 4, 7, 7, 4, 3, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0}, false);
+  ForEachTarget([&] {
+    EXPECT_FALSE(conv_internal::UseDepthwiseFlat(strided));
+    EXPECT_FALSE(conv_internal::UseDepthwiseFlat(valid));
+  });
+}
+
+// The channel-vectorised depthwise path runs on x86 AVX2 and AVX-512 for channel counts
+// that are a multiple of the lanes.
+TEST(Conv2d, DepthwiseCvecPathIsTaken) {
+  const Conv2dParams p = MakeParams({2, 16, 7, 7, 16, 3, 3, 16, 2, 2, 1, 1, 1, 1, 1, 1}, false);
+  const Conv2dParams odd = MakeParams({2, 20, 7, 7, 20, 3, 3, 20, 2, 2, 1, 1, 1, 1, 1, 1}, false);
+  int taken = 0;
+  ForEachTarget([&] {
+    taken += conv_internal::UseDepthwiseCvec(p) ? 1 : 0;
+    EXPECT_FALSE(conv_internal::UseDepthwiseCvec(odd));
+  });
+#if HWY_ARCH_X86
+  if ((hwy::SupportedTargets() & HWY_AVX2) != 0) {
+    EXPECT_GT(taken, 0);
+  }
+#endif
+}
+
+// The channel-vectorised path runs on x86 AVX2 and AVX-512 with two images per thread.
+TEST(Conv2d, CvecPathIsTaken) {
+  const Conv2dParams p = MakeParams({4, 8, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false);
+  ThreadPool three(3);
+  int taken = 0;
+  ForEachTarget([&] {
+    taken += conv_internal::UseCvec(p, nullptr) ? 1 : 0;
+    EXPECT_FALSE(conv_internal::UseCvec(p, &three));  // 4 images < 2 per thread
+  });
+#if HWY_ARCH_X86
+  if ((hwy::SupportedTargets() & HWY_AVX2) != 0) {
+    EXPECT_GT(taken, 0);
+  }
+#endif
 }
 
 TEST(Conv2d, ThreadCountInvariant) {
