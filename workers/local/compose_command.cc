@@ -49,6 +49,7 @@ CLI::App* AddComposeSubcommand(CLI::App& app, ComposeCommandOptions& o) {
   cmd->add_option("--calib-samples", c.ptq.calibration_samples,
                   "Use the first N calibration samples (default 512; 0: all)");
   cmd->add_option("--latency-batch", c.ptq.latency_batches, "Batch sizes to time");
+  AddQatFlags(cmd, c.qat_epochs, c.qat_lr);
   cmd->add_option("--threads", o.threads, "Kernel threads (>= 1)")->check(CLI::Range(1, 1024));
   cmd->add_option("-o,--output", o.output_path, "Output int8 model")->required();
   cmd->add_option("--pruned-output", o.pruned_output_path, "Also write the pruned fp32 model");
@@ -73,8 +74,10 @@ absl::Status ComposeCommand(const ComposeCommandOptions& o, std::ostream& out, s
   if (report.is_discarded() || !report.is_object()) return absl::OkStatus();
   char header[96];
   std::snprintf(header, sizeof(header), "%-22s%14s%14s%14s\n", "", "original", "pruned", "int8");
-  out << header << Row(report, "accuracy", true) << Row(report, "model_bytes", false)
-      << Row(report, "macs", false) << Row(report, "parameter_bytes", false);
+  out << header << Row(report, "accuracy", true);
+  if (report["int8"].contains("accuracy_ptq")) out << Row(report, "accuracy_ptq", true);
+  out << Row(report, "model_bytes", false) << Row(report, "macs", false)
+      << Row(report, "parameter_bytes", false);
   for (int64_t b : o.compose.ptq.latency_batches) {
     out << Row(report, StrCat("latency_ms_batch", b), false);
   }

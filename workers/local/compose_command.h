@@ -12,11 +12,15 @@
 //       ptq flags: [--calib SAMPLES] [--calibrator minmax|percentile|entropy|mse]
 //         [--activations uint8_asymmetric|int8_symmetric] [--target x86_avx2|x86_vnni|arm]
 //         [--calib-samples 512] [--latency-batch 1 --latency-batch 64]
+//       qat flags: [--qat-epochs 0] [--qat-lr 0]
 //       [--threads N] -o out.int8.onnx [--pruned-output pruned.onnx] [--report report.json]
 //       [--quiet]
 //
 // Data: .npy, IDX (.gz or not) or TensorProto .pb. Calibration defaults to the first
-// --calib-samples rows of --data. Evaluation: --eval-data if given, else the last --holdout
+// --calib-samples rows of --data. --qat-epochs N > 0 runs N epochs of quantization-aware
+// training after recovery (its loss, at --qat-lr, default --lr / 10, for --target) and
+// quantizes with the learned ranges; the table then also shows accuracy_ptq (plain PTQ of the
+// recovered model). Evaluation: --eval-data if given, else the last --holdout
 // of --data (not trained on), else none. Progress goes to `log` unless --quiet; the
 // comparison table goes to `out`.
 #ifndef MP_WORKERS_LOCAL_COMPOSE_COMMAND_H_

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/file_util.h"
 #include "gmock/gmock.h"
@@ -55,6 +56,35 @@ TEST(ComposeCommandTest, WritesInt8AndPrunedModelsAndComparison) {
   auto report = nlohmann::json::parse(*ReadFile(o.report_path));
   EXPECT_EQ(double(report["int8"]["model_bytes"]), double(fs::file_size(o.output_path)));
   EXPECT_EQ(double(report["pruned"]["model_bytes"]), double(fs::file_size(o.pruned_output_path)));
+}
+
+TEST(ComposeCommandTest, QatFlagsAddThePtqComparison) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.Create("mp-compose-cmd-").ok());
+  CLI::App app;
+  ComposeCommandOptions o = Small(dir.path());
+  AddComposeSubcommand(app, o);
+  const std::vector<std::string> args = {"modelpress-worker",
+                                         "compose",
+                                         "--model",
+                                         o.compose.model.string(),
+                                         "--qat-epochs",
+                                         "1",
+                                         "--qat-lr",
+                                         "0.0001",
+                                         "-o",
+                                         o.output_path};
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  EXPECT_EQ(o.compose.qat_epochs, 1);
+  EXPECT_FLOAT_EQ(o.compose.qat_lr, 1e-4f);
+  std::ostringstream out, log;
+  ASSERT_TRUE(ComposeCommand(o, out, log).ok()) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("accuracy_ptq"));
+  auto report = nlohmann::json::parse(*ReadFile(o.report_path));
+  EXPECT_EQ(report["qat"]["options"]["epochs"], 1);
+  EXPECT_FALSE(fs::exists(dir.path() + "/ranges.json"));  // only the requested outputs
 }
 
 TEST(ComposeCommandTest, BadInputIsAClearErrorAndWritesNothing) {

@@ -99,7 +99,12 @@ CLI::App* AddDistillSubcommand(CLI::App& app, DistillCommandOptions& o) {
   cmd->add_option("--feature", o.features,
                   "Feature term TEACHER_VALUE=STUDENT_VALUE[@WEIGHT]; repeatable");
   cmd->add_option("--latency-iterations", r.latency_iterations, "Batch-1 latency runs (0: skip)");
+  AddQatFlags(cmd, r.qat_epochs, r.qat_lr);
+  cmd->add_option("--qat-target", r.qat_target,
+                  "QAT: x86_avx2, x86_vnni or arm (default: this CPU)");
   cmd->add_option("-o,--output", o.output_path, "Output: the distilled student")->required();
+  cmd->add_option("--int8-output", o.int8_output_path,
+                  "With --qat-epochs: the int8 model of the QAT student");
   cmd->add_option("--report", o.report_path, "JSON report");
   cmd->add_flag("--quiet", o.quiet, "No progress lines");
   return cmd;
@@ -136,6 +141,10 @@ absl::Status ResolveDistillFlags(DistillCommandOptions& o) {
     return absl::InvalidArgumentError(StrCat("--holdout: ", o.job.holdout, " is outside [0, 1)"));
   }
   if (absl::Status s = pipeline::ValidateDistillRecipeOptions(r); !s.ok()) return AsFlagError(s);
+  if (!o.int8_output_path.empty() && r.qat_epochs == 0) {
+    return absl::InvalidArgumentError(
+        "--int8-output: the int8 model comes from quantization-aware training; give --qat-epochs");
+  }
   return absl::OkStatus();
 }
 
@@ -146,8 +155,11 @@ absl::Status DistillCommand(DistillCommandOptions o, std::ostream& out, std::ost
                                             [&](pipeline::JobContext& ctx) {
                                               return pipeline::RunDistillJob(o.job, ctx);
                                             },
-                                            {{"model", o.output_path}, {"report", o.report_path}}));
+                                            {{"model", o.output_path},
+                                             {"int8_model", o.int8_output_path},
+                                             {"report", o.report_path}}));
   out << "wrote " << o.output_path << "\n";
+  if (!o.int8_output_path.empty()) out << "wrote " << o.int8_output_path << "\n";
   for (const pipeline::Metric& m : run.metrics) {
     const bool fraction = m.name.find("accuracy") != std::string::npos || m.name == "distill_gain";
     out << "  " << m.name << " = " << (fraction ? Percent(m.value) : StrCat(m.value)) << "\n";

@@ -7,13 +7,18 @@
 //       [--alpha 0.7] [--temperature 4] [--epochs 2] [--lr 1e-3] [--optimizer adam]
 //       [--weight-decay 0] [--batch-size 64] [--seed 0] [--threads 1] [--limit N]
 //       [--holdout 0.1] [--baseline] [--feature TEACHER_VALUE=STUDENT_VALUE[@WEIGHT] ...]
-//       [--latency-iterations 20] -o student.onnx [--report report.json] [--quiet]
+//       [--latency-iterations 20] [--qat-epochs 0] [--qat-lr 0] [--qat-target x86_avx2]
+//       -o student.onnx [--int8-output student.int8.onnx] [--report report.json] [--quiet]
 //
 // Student: --student trains a given ONNX model; otherwise a copy of the teacher keeping
 // --student-width of each prunable channel group, re-initialised (--from-scratch, the
 // default) or keeping the teacher's surviving weights (--keep-weights). --baseline also
 // trains the same initial student with cross-entropy alone at the same budget and seed and
-// reports both. Evaluation data: --eval-data/--eval-labels, else the last --holdout fraction
+// reports both. --qat-epochs N > 0 then distills the fake-quantized student N more epochs
+// (quantization-aware training at --qat-lr, default --lr / 10, for --qat-target's int8
+// kernels, default this CPU) and --int8-output receives the int8 QDQ model it was trained
+// for (-o stays the fp32 student); --int8-output without --qat-epochs is an error.
+// Evaluation data: --eval-data/--eval-labels, else the last --holdout fraction
 // of --data (not trained on), else none. Data files: IDX (.gz or not) or .npy (uint8 / 255).
 // Nothing is written unless the whole run succeeds. Progress lines go to `log`, the
 // summary (accuracies, sizes, latency) to `out`.
@@ -37,8 +42,9 @@ struct DistillCommandOptions {
   bool width_given = false;           // --student-width was given
   std::vector<std::string> features;  // "TEACHER=STUDENT[@WEIGHT]"
   int threads = 1;
-  std::string output_path;  // required
-  std::string report_path;  // optional
+  std::string output_path;       // required
+  std::string int8_output_path;  // optional; needs job.recipe.qat_epochs > 0
+  std::string report_path;       // optional
   bool quiet = false;
 };
 

@@ -115,6 +115,10 @@ TEST(DistillCommandTest, BadFlagsNameTheFlagAndWriteNothing) {
   expect({"--feature", "a=b@-1"}, "--feature 1");
   expect({"--from-scratch", "--keep-weights"}, "exclude each other");
   expect({"--student", Model("mlp.onnx"), "--student-width", "0.5"}, "drop --student-width");
+  expect({"--qat-lr", "-1"}, "--qat-lr: -1");
+  expect({"--qat-epochs", "-1"}, "--qat-epochs: -1");
+  expect({"--qat-epochs", "1", "--qat-target", "sparc"}, "--qat-target");
+  expect({"--int8-output", dir.path() + "/int8.onnx"}, "give --qat-epochs");
   expect({"--eval-data", kFashion + "t10k-images-idx3-ubyte.gz"}, "--eval-labels");
   // A student that is not an ONNX model.
   expect({"--student", kFashion + "train-labels-idx1-ubyte.gz"}, "student '");
@@ -147,6 +151,35 @@ TEST(DistillCommandTest, WidthStudentWithBaselineWritesModelAndReport) {
   EXPECT_EQ(report["student_after"]["eval_samples"], 200);
   EXPECT_LT(report["student_after"]["parameters"].get<double>(),
             report["teacher"]["parameters"].get<double>());
+}
+
+TEST(DistillCommandTest, QatWritesTheInt8Student) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(dir.Create("mp-distill-cmd-").ok());
+  std::vector<std::string> args = Base(dir.path() + "/student.onnx");
+  for (const std::string& a :
+       {std::string("--keep-weights"), std::string("--qat-epochs"), std::string("1"),
+        std::string("--qat-lr"), std::string("0.0002"), std::string("--qat-target"),
+        std::string("x86_vnni"), std::string("--int8-output"), dir.path() + "/student.int8.onnx",
+        std::string("--latency-iterations"), std::string("0")}) {
+    args.push_back(a);
+  }
+  DistillCommandOptions o = Parse(args);
+  EXPECT_EQ(o.job.recipe.qat_epochs, 1);
+  EXPECT_FLOAT_EQ(o.job.recipe.qat_lr, 2e-4f);
+  EXPECT_EQ(o.job.recipe.qat_target, "x86_vnni");
+  std::ostringstream out, log;
+  const absl::Status s = DistillCommand(o, out, log);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_THAT(out.str(), HasSubstr("wrote " + dir.path() + "/student.int8.onnx"));
+  EXPECT_THAT(out.str(), HasSubstr("student_accuracy_int8 = "));
+  EXPECT_THAT(out.str(), HasSubstr("student_accuracy_int8_ptq = "));
+  EXPECT_THAT(log.str(), HasSubstr("[distill] qat epoch 1/1"));
+  auto text = ReadFile(dir.path() + "/student.int8.onnx");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(text->find("QuantizeLinear"), std::string::npos);
+  EXPECT_NE(text->find("DequantizeLinear"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir.path() + "/student.onnx"));
 }
 
 }  // namespace

@@ -24,4 +24,10 @@ void AddPruneRecipeFlags(CLI::App* cmd, pipeline::PruneRecipeOptions& p) {
   cmd->add_option("--seed", p.seed, "Data order seed");
 }
 
+void AddQatFlags(CLI::App* cmd, int& qat_epochs, float& qat_lr) {
+  cmd->add_option("--qat-epochs", qat_epochs,
+                  "Quantization-aware training epochs before int8 quantization (0: none)");
+  cmd->add_option("--qat-lr", qat_lr, "QAT learning rate (0: --lr / 10)");
+}
+
 }  // namespace mp::local

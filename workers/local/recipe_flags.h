@@ -30,6 +30,10 @@ void AddTrainingDataFlags(CLI::App* cmd, JobOptions& j, bool training_required =
 // --optimizer --weight-decay --batch-size --alpha --temperature --seed.
 void AddPruneRecipeFlags(CLI::App* cmd, pipeline::PruneRecipeOptions& p);
 
+// Quantization-aware training: --qat-epochs N (0: none) and --qat-lr LR (0: the training
+// --lr / 10) onto a recipe's qat_epochs / qat_lr.
+void AddQatFlags(CLI::App* cmd, int& qat_epochs, float& qat_lr);
+
 }  // namespace mp::local
 
 #endif  // MP_WORKERS_LOCAL_RECIPE_FLAGS_H_

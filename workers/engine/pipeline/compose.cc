@@ -1,6 +1,7 @@
 #include "workers/engine/pipeline/compose.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,7 @@
 #include "workers/engine/eval/eval.h"
 #include "workers/engine/exec/session.h"
 #include "workers/engine/onnx/onnx.h"
+#include "workers/engine/pipeline/compose_internal.h"
 #include "workers/engine/pipeline/recipe_data.h"
 #include "workers/engine/quant/quant.h"
 
@@ -85,6 +87,19 @@ absl::Status Validate(const ComposeJobOptions& o) {
   for (int64_t b : p.latency_batches) {
     if (b < 1 || b > 65536) return bad("ptq.latency_batches: ", b, " is outside [1, 65536]");
   }
+  if (o.qat_epochs < 0 || o.qat_epochs > 10000) {
+    return bad("qat_epochs: ", o.qat_epochs, " is outside [0, 10000]");
+  }
+  if (!std::isfinite(o.qat_lr) || o.qat_lr < 0) {
+    return bad("qat_lr: ", o.qat_lr, " must be finite and >= 0");
+  }
+  if (o.qat_epochs > 0 && o.data.empty()) {
+    return bad("qat_epochs: quantization-aware training needs training data: data and labels");
+  }
+  if (o.qat_epochs > 0 && p.mode != "static") {
+    return bad("qat_epochs: quantization-aware training needs ptq.mode 'static', not '", p.mode,
+               "'");
+  }
   return absl::OkStatus();
 }
 
@@ -134,47 +149,68 @@ absl::StatusOr<JobResult> Compose(const ComposeJobOptions& o, JobContext& ctx,
     fs::create_directories(d, ec);
     if (ec) return absl::InternalError(StrCat("cannot create '", d.string(), "': ", ec.message()));
   }
-  // The evaluation set both parts use, and rows for the latency comparison.
+  // The data, loaded once: training rows (after the held-out split), the evaluation set every
+  // part uses, calibration rows for QAT, and rows for the latency comparison.
   RETURN_IF_ERROR(ctx.Report({.fraction = 0, .step = "load"}));
   ASSIGN_OR_RETURN(std::string original_bytes, ReadFile(o.model.string()));
   absl::StatusOr<ir::Model> original = onnx::ImportModel(original_bytes);
   if (!original.ok()) return Annotate(original.status(), StrCat("model '", o.model.string(), "'"));
   fs::path eval_path = o.eval_data, eval_labels = o.eval_labels;
-  std::optional<data::Dataset> latency_rows;
+  std::optional<data::Dataset> train, eval, calibration, latency_rows;
+  std::string input;
   {
-    ASSIGN_OR_RETURN(std::unique_ptr<exec::Session> session,
-                     exec::Session::Create(*original, {.num_threads = ctx.num_threads()}));
-    const fs::path& rows_from = !o.eval_data.empty() ? o.eval_data
-                                : !o.data.empty()    ? o.data
-                                                     : o.calibration;
+    absl::StatusOr<std::unique_ptr<exec::Session>> session =
+        exec::Session::Create(*original, {.num_threads = ctx.num_threads()});
+    if (!session.ok()) return Annotate(session.status(), StrCat("model '", o.model.string(), "'"));
+    if ((*session)->inputs().size() != 1) {
+      return absl::InvalidArgumentError(StrCat("model '", o.model.string(), "': has ",
+                                               (*session)->inputs().size(),
+                                               " inputs; compose feeds exactly one"));
+    }
+    input = (*session)->inputs()[0].name;
+    ASSIGN_OR_RETURN(TrainEval sets, LoadTrainEval(**session, o.data, o.labels, o.limit,
+                                                   o.eval_data, o.eval_labels, o.holdout));
+    train = std::move(sets.train);
+    eval = std::move(sets.eval);
+    if (o.eval_data.empty() && eval.has_value()) {
+      // The held-out rows: RunPtq reads them from scratch files.
+      eval_path = scratch / "eval_samples.npy";
+      eval_labels = scratch / "eval_labels.npy";
+      RETURN_IF_ERROR(data::WriteNpy(eval_path.string(), eval->samples()));
+      RETURN_IF_ERROR(data::WriteNpy(eval_labels.string(), eval->labels()));
+    }
+    // Calibration rows: for QAT, and for latency when there is no other data.
+    const int64_t calib_rows = o.ptq.calibration_samples;
+    if (!o.calibration.empty() && (o.qat_epochs > 0 || !train.has_value())) {
+      ASSIGN_OR_RETURN(calibration,
+                       LoadSamples(o.calibration, "", calib_rows, **session,
+                                   StrCat("calibration data '", o.calibration.string(), "'")));
+    } else if (o.qat_epochs > 0) {
+      ASSIGN_OR_RETURN(calibration, train->Take(calib_rows > 0 ? std::min(calib_rows, train->size())
+                                                               : train->size()));
+    }
     int64_t max_batch = 1;
     for (int64_t b : o.ptq.latency_batches) max_batch = std::max(max_batch, b);
-    ASSIGN_OR_RETURN(latency_rows, LoadSamples(rows_from, "", max_batch, *session,
-                                               StrCat("data '", rows_from.string(), "'")));
-    if (o.eval_data.empty() && !o.data.empty() && o.holdout > 0) {
-      // The prune part holds out the last rows of data; PTQ evaluates on the same rows.
-      ASSIGN_OR_RETURN(data::Dataset all, LoadSamples(o.data, o.labels, o.limit, *session,
-                                                      StrCat("data '", o.data.string(), "'")));
-      ASSIGN_OR_RETURN(auto split, SplitHoldout(all, o.holdout));
-      if (split.second.size() > 0) {
-        eval_path = scratch / "eval_samples.npy";
-        eval_labels = scratch / "eval_labels.npy";
-        RETURN_IF_ERROR(data::WriteNpy(eval_path.string(), split.second.samples()));
-        RETURN_IF_ERROR(data::WriteNpy(eval_labels.string(), split.second.labels()));
-      }
-    }
+    const data::Dataset& rows_from = eval.has_value() && !o.eval_data.empty() ? *eval
+                                     : train.has_value()                      ? *train
+                                                                              : *calibration;
+    ASSIGN_OR_RETURN(latency_rows, rows_from.Take(std::min(max_batch, rows_from.size())));
   }
+  const data::Dataset* eval_ptr = eval.has_value() ? &*eval : nullptr;
 
-  PartContext prune_ctx(ctx, "prune", prune_dir, 0.0, 0.7);
-  ASSIGN_OR_RETURN(JobResult pruned, RunPruneJob({.model = o.model,
-                                                  .data = o.data,
-                                                  .labels = o.labels,
-                                                  .eval_data = o.eval_data,
-                                                  .eval_labels = o.eval_labels,
-                                                  .limit = o.limit,
-                                                  .holdout = o.holdout,
-                                                  .recipe = o.prune},
-                                                 prune_ctx));
+  const bool qat = o.qat_epochs > 0;
+  PartContext prune_ctx(ctx, "prune", prune_dir, 0.0, qat ? 0.6 : 0.7);
+  ASSIGN_OR_RETURN(JobResult pruned,
+                   RunPruneJobOnData(*original,
+                                     {.model = o.model,
+                                      .data = o.data,
+                                      .labels = o.labels,
+                                      .eval_data = o.eval_data,
+                                      .eval_labels = o.eval_labels,
+                                      .limit = o.limit,
+                                      .holdout = o.holdout,
+                                      .recipe = o.prune},
+                                     train ? &*train : nullptr, eval_ptr, prune_ctx));
   const fs::path pruned_model = ArtifactPath(pruned, "model");
 
   PtqOptions ptq = o.ptq;
@@ -182,7 +218,17 @@ absl::StatusOr<JobResult> Compose(const ComposeJobOptions& o, JobContext& ctx,
   ptq.calibration = o.calibration.empty() ? o.data : o.calibration;
   ptq.eval = eval_path;
   ptq.eval_labels = eval_path.empty() ? fs::path() : eval_labels;
-  PartContext ptq_ctx(ctx, "ptq", ptq_dir, 0.7, 0.95);
+  std::optional<compose_internal::ComposeQat> qat_part;
+  if (qat) {
+    ASSIGN_OR_RETURN(ir::Model recovered, onnx::ImportModelFile(pruned_model.string()));
+    PartContext qat_ctx(ctx, "qat", scratch, 0.6, 0.75);
+    ASSIGN_OR_RETURN(qat_part,
+                     compose_internal::RunComposeQat(o, *original, recovered, *train, eval_ptr,
+                                                     *calibration, input, scratch, qat_ctx));
+    ptq.model = qat_part->model;
+    ptq.fixed_ranges = qat_part->ranges;
+  }
+  PartContext ptq_ctx(ctx, "ptq", ptq_dir, qat ? 0.75 : 0.7, 0.95);
   ASSIGN_OR_RETURN(JobResult quantized, RunPtq(ptq, ptq_ctx));
   const fs::path int8_model = ArtifactPath(quantized, "model");
 
@@ -202,6 +248,9 @@ absl::StatusOr<JobResult> Compose(const ComposeJobOptions& o, JobContext& ctx,
     both("pruned", "accuracy", "accuracy_pruned", pm.at("accuracy_after"));
   if (qm.count("accuracy_quantized")) {
     both("int8", "accuracy", "accuracy_int8", qm.at("accuracy_quantized"));
+  }
+  if (qat_part.has_value() && qat_part->ptq_accuracy.has_value()) {
+    both("int8", "accuracy_ptq", "accuracy_int8_ptq", *qat_part->ptq_accuracy);
   }
   std::error_code size_error;
   const uintmax_t int8_bytes = fs::file_size(int8_model, size_error);
@@ -242,11 +291,13 @@ absl::StatusOr<JobResult> Compose(const ComposeJobOptions& o, JobContext& ctx,
   json metrics = json::object();
   for (const Metric& m : result.metrics) metrics[m.name] = m.value;
   json report = {{"options",
-                  {{"model", o.model.string()},
-                   {"data", o.data.string()},
-                   {"eval_data", o.eval_data.string()},
-                   {"calibration", ptq.calibration.string()},
+                  {{"model", o.model.filename().string()},
+                   {"data", o.data.filename().string()},
+                   {"eval_data", o.eval_data.filename().string()},
+                   {"calibration", ptq.calibration.filename().string()},
                    {"limit", o.limit},
+                   {"qat_epochs", o.qat_epochs},
+                   {"qat_lr", o.qat_lr},
                    {"holdout", o.holdout},
                    {"eval_source", !o.eval_data.empty() ? "eval_data"
                                    : !eval_path.empty() ? "holdout"
@@ -257,17 +308,20 @@ absl::StatusOr<JobResult> Compose(const ComposeJobOptions& o, JobContext& ctx,
                  {"metrics", metrics},
                  {"prune", prune_report},
                  {"ptq", ptq_report}};
+  if (qat_part.has_value()) report["qat"] = qat_part->report;
   const fs::path model_path = work / "model.int8.onnx", pruned_path = work / "pruned.onnx",
-                 report_path = work / "report.json";
+                 report_path = work / "report.json", ranges_path = work / "ranges.json";
   std::error_code ec;
   fs::rename(int8_model, model_path, ec);
   if (!ec) fs::rename(pruned_model, pruned_path, ec);
+  if (!ec && qat_part.has_value()) fs::rename(qat_part->ranges, ranges_path, ec);
   if (ec)
     return absl::InternalError(
         StrCat("moving the artifacts into '", work.string(), "': ", ec.message()));
   RETURN_IF_ERROR(AtomicWriteFile(report_path.string(), report.dump(2) + "\n"));
   result.artifacts = {
       {"model", model_path}, {"pruned_model", pruned_path}, {"report", report_path}};
+  if (qat_part.has_value()) result.artifacts.push_back({"ranges", ranges_path});
   return result;
 }
 

@@ -8,14 +8,34 @@
 // else the held-out part of data; written to work_dir as .npy when held out) -> latency of the
 // three models at each of ptq.latency_batches (default 1 and 64) on the engine.
 //
-// Progress (job.h): the prune part maps to fractions [0, 0.7), the PTQ part to [0.7, 0.95),
-// the final comparison to [0.95, 1]; CANCELLED from context.Report stops the job.
+// The data files are parsed once for the prune and QAT parts (RunPruneJobOnData); RunPtq
+// still reads its calibration and evaluation files itself (the held-out rows through .npy
+// files in a scratch directory).
+//
+// QAT (qat_epochs > 0; pipeline/qat_step.h): after recovery, the recovered model is
+// calibrated (ptq's calibrator on the calibration rows: `calibration`, else the first
+// ptq.calibration_samples training rows), fake-quantized for ptq's activation scheme,
+// per-channel setting and reduce_range (or ptq.target's), and trained qat_epochs epochs with
+// the recovery's loss (distillation from the original for prune.recover "distill", else
+// cross-entropy; prune's optimizer, batch size, seed, alpha, T) at qat_lr (0 = prune.lr / 10);
+// unstructured / N:M zeros stay zero. RunPtq then quantizes the QAT-trained fp32 model with
+// PtqOptions::fixed_ranges = the learned ranges (ranges.json). Needs training data and
+// ptq.mode "static".
+//
+// Progress (job.h): the prune part maps to fractions [0, 0.7) ([0, 0.6) with QAT, the QAT
+// part then [0.6, 0.75) with steps "qat: train", "qat: evaluate ptq"), the PTQ part to
+// [0.7 | 0.75, 0.95), the final comparison to [0.95, 1]; CANCELLED from context.Report
+// stops the job (also between QAT batches).
 //
 // Artifacts: "model" (model.int8.onnx: the int8 QDQ model, ONNX Runtime ready), "pruned_model"
-// (pruned.onnx: fp32 after recovery), "report" (report.json: "options", "original" /
-// "pruned" / "int8" each with accuracy, model_bytes, macs, parameter_bytes and
-// latency_ms_batch<B>; "prune" (RunPrune's report) and "ptq" (RunPtq's report)).
-// Metrics: accuracy_fp32 / accuracy_pruned / accuracy_int8 (with labelled eval data),
+// (pruned.onnx: fp32 after recovery, before QAT), with QAT "ranges" (ranges.json: the learned
+// activation ranges {"value": [lo, hi]}, as PtqOptions::fixed_ranges reads them), "report"
+// (report.json: "options" (file names without directories), "original" / "pruned" / "int8"
+// each with accuracy, model_bytes, macs, parameter_bytes and latency_ms_batch<B> (int8 with
+// QAT also accuracy_ptq); "prune" (RunPruneJob's report), "ptq" (RunPtq's report) and with
+// QAT "qat" (qat_step.h QatReportJson + ranges, ptq_accuracy)).
+// Metrics: accuracy_fp32 / accuracy_pruned / accuracy_int8 (with labelled eval data; with
+// QAT also accuracy_int8_ptq: plain PTQ of the recovered model, calibrated, no QAT),
 // model_bytes_fp32 / _pruned / _int8, macs_fp32 / macs_pruned, sparsity (as RunPruneJob's),
 // latency_ms_batch<B>_fp32 / _pruned / _int8.
 #ifndef MP_WORKERS_ENGINE_PIPELINE_COMPOSE_H_
@@ -48,10 +68,15 @@ struct ComposeJobOptions {
     o.calibration_samples = 512;
     return o;
   }();  // its model/calibration/eval paths are filled by the recipe
+  // > 0: after recovery, this many epochs of quantization-aware training (train/qat.h; the
+  // recovery's loss, distillation from the original by default) for ptq's target, and PTQ
+  // then uses the learned activation ranges. 0 = plain PTQ of the recovered model.
+  int qat_epochs = 0;
+  float qat_lr = 0.0f;  // finite and >= 0; 0 = prune.lr / 10
 };
 
 // Validates (INVALID_ARGUMENT naming the field: "prune.sparsity: ...", "ptq.calibrator: ...",
-// "calibration: needed when ...") and runs the recipe.
+// "calibration: needed when ...", "qat_lr: ...", "qat_epochs: ...") and runs the recipe.
 absl::StatusOr<JobResult> RunComposeJob(const ComposeJobOptions& options, JobContext& context);
 
 }  // namespace mp::pipeline

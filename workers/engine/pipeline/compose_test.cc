@@ -47,13 +47,6 @@ ComposeJobOptions SmallCompose() {
   return o;
 }
 
-std::string Harness() {
-  const fs::path dir = fs::path(SourceDir()) / "tests/ort";
-  if (!fs::exists(dir / "node_modules/onnxruntime-node")) return "";
-  if (std::system("node --version > /dev/null 2>&1") != 0) return "";
-  return (dir / "run_ort.js").string();
-}
-
 bool EmptyDir(const fs::path& dir) { return fs::is_empty(dir); }
 
 TEST(ComposeTest, LenetInt8ModelRunsHereAndInOnnxRuntime) {
@@ -106,38 +99,9 @@ TEST(ComposeTest, LenetInt8ModelRunsHereAndInOnnxRuntime) {
 
   // Our engine (fused integer path, as the PTQ report measures it) and ONNX Runtime run the
   // int8 artifact on the same images and agree.
-  auto model = onnx::ImportModelFile(artifacts["model"].string());
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto session = exec::Session::Create(*model, {.fuse_qdq = true});
-  ASSERT_TRUE(session.ok()) << session.status();
-  const std::string images = SourceDir() + "/tests/fixtures/data/images_64.npy";
-  auto x = data::ReadNpy(images);
-  ASSERT_TRUE(x.ok()) << x.status();
-  auto ours = (*session)->Run({{"input", *x}});
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  const tensor::Tensor& y = (*ours)[0].second;
-  ASSERT_EQ(y.shape(), (tensor::Shape{64, 10}));
-  const std::string harness = Harness();
-  if (harness.empty()) GTEST_SKIP() << "node / onnxruntime-node not available";
-  const std::string cmd = "node '" + harness + "' --model '" + artifacts["model"].string() +
-                          "' --input input='" + images + "' --output-dir '" + dir.path() + "' 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  auto ort = data::ReadNpy(dir.path() + "/logits.npy");
-  ASSERT_TRUE(ort.ok()) << ort.status();
-  ASSERT_EQ(ort->shape(), y.shape());
-  float max_abs = 0, max_diff = 0;
-  int same_top1 = 0;
-  for (int64_t i = 0; i < 64; ++i) {
-    const float* a = y.data<float>() + i * 10;
-    const float* b = ort->data<float>() + i * 10;
-    same_top1 += std::max_element(a, a + 10) - a == std::max_element(b, b + 10) - b ? 1 : 0;
-    for (int j = 0; j < 10; ++j) {
-      max_abs = std::max(max_abs, std::fabs(b[j]));
-      max_diff = std::max(max_diff, std::fabs(a[j] - b[j]));
-    }
+  if (!testing::ExpectEngineAndOrtAgree(artifacts["model"], dir.path())) {
+    GTEST_SKIP() << "node / onnxruntime-node not available";
   }
-  EXPECT_GE(same_top1, 63);
-  EXPECT_LE(max_diff, 0.02f * max_abs) << "max |logit| " << max_abs;
 }
 
 TEST(ComposeTest, CancelledInThePtqPartLeavesNothing) {

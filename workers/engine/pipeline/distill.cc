@@ -19,6 +19,8 @@
 #include "workers/engine/pipeline/distill_internal.h"
 #include "workers/engine/pipeline/recipe_data.h"
 #include "workers/engine/pipeline/recipe_fit.h"
+#include "workers/engine/pipeline/recipe_progress.h"
+#include "workers/engine/quant/target.h"
 #include "workers/engine/train/train.h"
 
 namespace mp::pipeline {
@@ -28,99 +30,6 @@ using distill_internal::Measure;
 using distill_internal::MeasureJson;
 using distill_internal::ModelMeasure;
 using nlohmann::json;
-
-std::string Fixed(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.4f", v);
-  return buf;
-}
-
-// Reports progress as fractions of the phase [lo, hi) of the whole job; per-step updates
-// are rate-limited to two a second, epoch updates always go out.
-class Reporter {
- public:
-  explicit Reporter(JobContext& ctx) : ctx_(ctx), eta_(ctx.clock()) { eta_.Start(); }
-  absl::Status Phase(std::string step, double lo, double hi) {
-    step_ = std::move(step);
-    lo_ = lo;
-    hi_ = hi;
-    return At(0.0, {}, "");
-  }
-  absl::Status At(double f, std::vector<Metric> metrics, std::string log) {
-    fraction_ = std::max(fraction_, lo_ + (hi_ - lo_) * std::clamp(f, 0.0, 1.0));
-    last_nanos_ = ctx_.clock()->MonotonicNanos();
-    return ctx_.Report({.fraction = fraction_,
-                        .eta_seconds = eta_.Update(fraction_),
-                        .step = step_,
-                        .metrics = std::move(metrics),
-                        .log = std::move(log)});
-  }
-  // A training step: CANCELLED once the job is cancelled; a progress update at most every
-  // half second.
-  absl::Status Step(double f) {
-    if (ctx_.cancelled()) return absl::CancelledError("job cancelled");
-    if (ctx_.clock()->MonotonicNanos() - last_nanos_ < 500'000'000) return absl::OkStatus();
-    return At(f, {}, "");
-  }
-
- private:
-  JobContext& ctx_;
-  EtaEstimator eta_;
-  std::string step_;
-  double lo_ = 0, hi_ = 0, fraction_ = 0;
-  int64_t last_nanos_ = 0;
-};
-
-// One epoch of a training curve.
-struct Epoch {
-  distill::LossParts loss;  // baseline: total = ce
-  double train_accuracy = 0;
-  std::optional<train::EvalMetrics> val;
-  float lr = 0;
-  double seconds = 0;
-  double samples_per_second = 0;
-};
-
-json CurveJson(const std::vector<Epoch>& curve) {
-  json out = json::array();
-  for (size_t i = 0; i < curve.size(); ++i) {
-    const Epoch& e = curve[i];
-    json j = {{"epoch", i},
-              {"loss", e.loss.total},
-              {"kl", e.loss.kl},
-              {"ce", e.loss.ce},
-              {"feature", e.loss.feature},
-              {"train_accuracy", e.train_accuracy},
-              {"lr", e.lr},
-              {"seconds", e.seconds},
-              {"samples_per_second", e.samples_per_second}};
-    j["eval_loss"] = e.val.has_value() ? json(e.val->loss) : json(nullptr);
-    j["eval_accuracy"] = e.val.has_value() ? json(e.val->accuracy) : json(nullptr);
-    out.push_back(j);
-  }
-  return out;
-}
-
-// The progress update of a finished epoch.
-absl::Status ReportEpoch(Reporter& rep, const std::string& what, int epoch, int epochs,
-                         double fraction, const Epoch& e) {
-  std::vector<Metric> metrics = {{"epoch", double(epoch + 1)},
-                                 {"loss", e.loss.total},
-                                 {"kl", e.loss.kl},
-                                 {"ce", e.loss.ce},
-                                 {"train_accuracy", e.train_accuracy},
-                                 {"lr", e.lr},
-                                 {"samples_per_second", e.samples_per_second}};
-  std::string line =
-      StrCat(what, " epoch ", epoch + 1, "/", epochs, ": loss ", Fixed(e.loss.total), " (kl ",
-             Fixed(e.loss.kl), ", ce ", Fixed(e.loss.ce), ") acc ", Fixed(e.train_accuracy));
-  if (e.val.has_value()) {
-    metrics.push_back({"eval_accuracy", e.val->accuracy});
-    line += StrCat(" eval_acc ", Fixed(e.val->accuracy));
-  }
-  line += StrCat(" lr ", e.lr, " ", std::llround(e.samples_per_second), " samples/s");
-  return rep.At(fraction, std::move(metrics), std::move(line));
-}
 
 train::FitOptions FitOptionsOf(const DistillRecipeOptions& o, const std::string& input, int threads,
                                Clock* clock) {
@@ -165,7 +74,10 @@ json OptionsJson(const DistillJobOptions& o, int threads) {
           {"baseline", r.baseline},
           {"latency_iterations", r.latency_iterations},
           {"threads", threads},
-          {"schedule", "cosine"}};
+          {"schedule", "cosine"},
+          {"qat_epochs", r.qat_epochs},
+          {"qat_lr", r.qat_lr},
+          {"qat_target", r.qat_target}};
 }
 
 absl::Status ValidateJob(const DistillJobOptions& o) {
@@ -225,6 +137,15 @@ absl::Status ValidateDistillRecipeOptions(const DistillRecipeOptions& o) {
   if (o.latency_iterations < 0 || o.latency_iterations > 100000) {
     return bad("latency_iterations: ", o.latency_iterations, " is outside [0, 100000]");
   }
+  if (o.qat_epochs < 0 || o.qat_epochs > 10000) {
+    return bad("qat_epochs: ", o.qat_epochs, " is outside [0, 10000]");
+  }
+  if (!std::isfinite(o.qat_lr) || o.qat_lr < 0) {
+    return bad("qat_lr: ", o.qat_lr, " must be finite and >= 0");
+  }
+  if (absl::Status s = quant::ResolveTarget(o.qat_target).status(); !s.ok()) {
+    return bad("qat_target: ", std::string(s.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -249,18 +170,12 @@ absl::StatusOr<JobResult> RunDistillJob(const DistillJobOptions& o, JobContext& 
                                              " inputs; distillation feeds exactly one"));
   }
   const std::string input = teacher_session->inputs()[0].name;
-  ASSIGN_OR_RETURN(data::Dataset train,
-                   LoadSamples(o.data, o.labels, o.limit, *teacher_session,
-                               StrCat("training data '", o.data.string(), "'")));
-  std::optional<data::Dataset> eval;
-  if (!o.eval_data.empty()) {
-    ASSIGN_OR_RETURN(eval, LoadSamples(o.eval_data, o.eval_labels, 0, *teacher_session,
-                                       StrCat("evaluation data '", o.eval_data.string(), "'")));
-  } else if (o.holdout > 0) {
-    ASSIGN_OR_RETURN(auto split, SplitHoldout(train, o.holdout));
-    train = std::move(split.first);
-    if (split.second.size() > 0) eval = std::move(split.second);
-  }
+  absl::StatusOr<TrainEval> sets = LoadTrainEval(*teacher_session, o.data, o.labels, o.limit,
+                                                 o.eval_data, o.eval_labels, o.holdout);
+  if (!sets.ok()) return sets.status();
+  data::Dataset train;
+  if (sets->train.has_value()) train = std::move(*sets->train);
+  const std::optional<data::Dataset> eval = std::move(sets->eval);
   RETURN_IF_ERROR(train::CheckLabelled(train, "training data"));
   const data::Dataset* eval_ptr = eval.has_value() ? &*eval : nullptr;
 
@@ -289,13 +204,20 @@ absl::StatusOr<JobResult> RunDistillJob(const DistillJobOptions& o, JobContext& 
     RETURN_IF_ERROR(rep.At(1.0,
                            {{"teacher_accuracy", *teacher_m.accuracy},
                             {"student_accuracy_before", *before_m.accuracy}},
-                           StrCat("teacher accuracy ", Fixed(*teacher_m.accuracy),
-                                  ", student before ", Fixed(*before_m.accuracy))));
+                           StrCat("teacher accuracy ", Fixed4(*teacher_m.accuracy),
+                                  ", student before ", Fixed4(*before_m.accuracy))));
   }
 
+  // Training phases share [0.1, 0.88) by expected cost: an epoch each for distillation and
+  // the baseline, 1.5 for a QAT epoch (fake quantization + the teacher).
+  const double costs[3] = {double(r.epochs), r.baseline ? double(r.epochs) : 0.0,
+                           1.5 * r.qat_epochs};
+  const double per_cost = 0.78 / (costs[0] + costs[1] + costs[2]);
+  const double distill_end = 0.1 + per_cost * costs[0];
+  const double baseline_end = distill_end + per_cost * costs[1];
+
   // Distillation.
-  const double train_end = r.baseline ? 0.5 : 0.9;
-  RETURN_IF_ERROR(rep.Phase("distill", 0.1, train_end));
+  RETURN_IF_ERROR(rep.Phase("distill", 0.1, distill_end));
   const train::FitOptions fit = FitOptionsOf(r, input, threads, ctx.clock());
   distill::DistillOptions dopt{.alpha = r.alpha,
                                .temperature = r.temperature,
@@ -306,71 +228,50 @@ absl::StatusOr<JobResult> RunDistillJob(const DistillJobOptions& o, JobContext& 
     dopt.features.push_back({f.teacher_value, f.student_value, f.weight});
   }
   absl::Status stopped;  // the callback's own error, returned instead of Distill's CANCELLED
-  auto keep = [&stopped](absl::Status s) {
-    if (!s.ok() && stopped.ok()) stopped = s;
-    return s;
-  };
-  auto distilled = distill::Distill(
-      **graph, teacher, train, eval_ptr, dopt,
-      [&](const distill::DistillProgress& p) -> absl::Status {
-        const double f = double(p.step) / double(std::max<int64_t>(1, p.total_steps));
-        if (p.event == train::FitProgress::Event::kStep) return keep(rep.Step(f));
-        const Epoch e{.loss = p.loss,
-                      .train_accuracy = p.accuracy,
-                      .val = p.val,
-                      .lr = p.lr,
-                      .samples_per_second = p.samples_per_second};
-        return keep(ReportEpoch(rep, "distill", p.epoch, r.epochs, f, e));
-      });
+  auto distilled = distill::Distill(**graph, teacher, train, eval_ptr, dopt,
+                                    EpochReporter(rep, "distill", r.epochs, &stopped));
   if (!stopped.ok()) return stopped;
   if (!distilled.ok()) return Annotate(distilled.status(), "distill");
-  std::vector<Epoch> curve;
-  for (const distill::DistillEpochRecord& e : distilled->epochs) {
-    curve.push_back({.loss = e.train,
-                     .train_accuracy = e.accuracy,
-                     .val = e.val,
-                     .lr = e.last_lr,
-                     .seconds = e.seconds,
-                     .samples_per_second = e.samples_per_second});
-  }
+  const std::vector<Epoch> curve = CurveOf(*distilled);
   ASSIGN_OR_RETURN(ir::Model result, (*graph)->ExportModel());
 
   // Baseline: the same initial student trained with cross-entropy alone.
   std::vector<Epoch> baseline_curve;
   std::optional<ir::Model> baseline_model;
   if (r.baseline) {
-    RETURN_IF_ERROR(rep.Phase("baseline", 0.5, 0.9));
-    auto fitted = train::Fit(
-        *baseline_graph, train, eval_ptr, fit, [&](const train::FitProgress& p) -> absl::Status {
-          const double f = double(p.step) / double(std::max<int64_t>(1, p.total_steps));
-          if (p.event == train::FitProgress::Event::kStep) return keep(rep.Step(f));
-          const Epoch e{.loss = {.total = p.loss, .ce = p.loss},
-                        .train_accuracy = p.accuracy,
-                        .val = p.val,
-                        .lr = p.lr,
-                        .samples_per_second = p.samples_per_second};
-          return keep(ReportEpoch(rep, "baseline", p.epoch, r.epochs, f, e));
-        });
+    RETURN_IF_ERROR(rep.Phase("baseline", distill_end, baseline_end));
+    const distill::DistillCallback report = EpochReporter(rep, "baseline", r.epochs, &stopped);
+    auto fitted =
+        train::Fit(*baseline_graph, train, eval_ptr, fit,
+                   [&](const train::FitProgress& p) { return report(AsDistillProgress(p)); });
     if (!stopped.ok()) return stopped;
     if (!fitted.ok()) return Annotate(fitted.status(), "baseline");
-    for (const train::EpochRecord& e : fitted->epochs) {
-      baseline_curve.push_back(
-          {.loss = {.total = e.train.loss, .ce = e.train.loss},
-           .train_accuracy = e.train.accuracy,
-           .val = e.val,
-           .lr = e.last_lr,
-           .seconds = e.seconds,
-           .samples_per_second = e.seconds > 0 ? double(e.train.samples) / e.seconds : 0.0});
-    }
+    baseline_curve = CurveOf(*fitted);
     ASSIGN_OR_RETURN(baseline_model, baseline_graph->ExportModel());
   }
 
-  RETURN_IF_ERROR(rep.Phase("evaluate after", 0.9, 0.98));
+  // Quantization-aware distillation of the distilled student, and its int8 model.
+  std::optional<distill_internal::QatOutcome> qat;
+  if (r.qat_epochs > 0) {
+    RETURN_IF_ERROR(rep.Phase("qat", baseline_end, 0.88));
+    auto done = distill_internal::DistillQat(o, teacher, result, train, eval_ptr, input, threads,
+                                             ctx.clock(),
+                                             EpochReporter(rep, "qat", r.qat_epochs, &stopped));
+    if (!stopped.ok()) return stopped;
+    if (!done.ok()) return done.status();
+    qat = *std::move(done);
+  }
+
+  RETURN_IF_ERROR(rep.Phase("evaluate after", 0.88, 0.97));
   ASSIGN_OR_RETURN(ModelMeasure after_m,
                    Measure(result, eval_ptr, train, threads, r.latency_iterations));
   std::optional<ModelMeasure> baseline_m;
   if (baseline_model.has_value()) {
     ASSIGN_OR_RETURN(baseline_m, Measure(*baseline_model, eval_ptr, train, threads, 0));
+  }
+  if (qat.has_value()) {
+    RETURN_IF_ERROR(
+        distill_internal::MeasureQat(eval_ptr, train, threads, r.latency_iterations, &*qat));
   }
 
   // Metrics and report.
@@ -398,6 +299,7 @@ absl::StatusOr<JobResult> RunDistillJob(const DistillJobOptions& o, JobContext& 
   metrics.push_back({"eval_samples", double(eval_ptr != nullptr ? eval_ptr->size() : 0)});
   metrics.push_back({"epochs", double(r.epochs)});
   metrics.push_back({"samples_per_second", distilled->samples_per_second});
+  if (qat.has_value()) metrics.insert(metrics.end(), qat->metrics.begin(), qat->metrics.end());
   json metrics_json = json::object();
   for (const Metric& m : metrics) metrics_json[m.name] = m.value;
 
@@ -413,15 +315,29 @@ absl::StatusOr<JobResult> RunDistillJob(const DistillJobOptions& o, JobContext& 
     report["baseline_after"] = MeasureJson(*baseline_m);
     report["baseline_curve"] = CurveJson(baseline_curve);
   }
+  if (qat.has_value()) {
+    report["qat"] = qat->report;
+    report["student_int8"] = qat->student_int8;
+  }
 
-  RETURN_IF_ERROR(rep.Phase("export", 0.98, 1.0));
+  RETURN_IF_ERROR(rep.Phase("export", 0.97, 1.0));
   ASSIGN_OR_RETURN(std::string model_bytes, onnx::ExportModel(result));
   const std::filesystem::path model_path = ctx.work_dir() / "student.onnx";
   const std::filesystem::path report_path = ctx.work_dir() / "report.json";
   RETURN_IF_ERROR(AtomicWriteFile(model_path.string(), model_bytes));
+  JobResult job{.metrics = std::move(metrics),
+                .artifacts = {{"model", model_path}, {"report", report_path}}};
+  if (qat.has_value()) {
+    const std::filesystem::path int8_path = ctx.work_dir() / "student.int8.onnx";
+    const std::filesystem::path ranges_path = ctx.work_dir() / "ranges.json";
+    RETURN_IF_ERROR(AtomicWriteFile(int8_path.string(), qat->int8_bytes));
+    RETURN_IF_ERROR(AtomicWriteFile(ranges_path.string(), qat->ranges_json.dump(2) + "\n"));
+    job.artifacts.push_back({"int8_model", int8_path});
+    job.artifacts.push_back({"ranges", ranges_path});
+  }
   RETURN_IF_ERROR(AtomicWriteFile(report_path.string(), report.dump(2) + "\n"));
-  return JobResult{.metrics = std::move(metrics),
-                   .artifacts = {{"model", model_path}, {"report", report_path}}};
+  RETURN_IF_ERROR(rep.Phase("done", 1.0, 1.0));
+  return job;
 }
 
 }  // namespace mp::pipeline

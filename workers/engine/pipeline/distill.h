@@ -27,7 +27,10 @@
 // parameter bytes, MACs at batch 1 (prune::ComputeStats), serialized ONNX bytes, and median
 // batch-1 latency over `latency_iterations` runs (0 skips it).
 //
-// Artifacts: "model" (student.onnx, the distilled student) and "report" (report.json):
+// Artifacts: "model" (student.onnx, the distilled student, fp32, before QAT), with QAT also
+// "int8_model" (student.int8.onnx, the int8 QDQ model, ONNX Runtime ready) and "ranges"
+// (ranges.json: {"value": [lo, hi]} the learned activation ranges, the PtqOptions::fixed_ranges
+// format), and "report" (report.json):
 //   options   the options as run (file names without directories, student source,
 //             hyperparameters)
 //   teacher, student_before, student_after, baseline_after (baseline only):
@@ -37,12 +40,19 @@
 //   curve     [{epoch, loss, kl, ce, feature, train_accuracy, eval_loss, eval_accuracy, lr,
 //              seconds, samples_per_second}] for distillation; baseline_curve likewise
 //             (loss = ce, kl/feature 0) when baseline
+//   qat, student_int8 (QAT only): qat = qat_step.h QatReportJson (options, target,
+//             learned_ranges, quantized_layers, curve as above with the evaluation of the
+//             fake-quantized student) + ptq_accuracy;
+//             student_int8 = {accuracy, eval_samples, model_bytes, latency_ms_batch1} of the
+//             int8 model on the integer kernels
 //   metrics   the JobResult metrics as an object
 // JobResult metrics: teacher_accuracy, student_accuracy_before, student_accuracy_after,
 // baseline_accuracy (baseline), distill_gain (after - baseline, baseline), model_bytes,
 // teacher_model_bytes, student_parameters, teacher_parameters, student_macs, teacher_macs,
 // latency_ms_batch1, teacher_latency_ms_batch1, train_samples, eval_samples, epochs,
-// samples_per_second. Accuracy metrics are present only when evaluation data exists.
+// samples_per_second; with QAT also student_accuracy_int8, student_accuracy_int8_ptq (plain
+// PTQ, no QAT), int8_model_bytes, latency_ms_batch1_int8 (when measured). Accuracy metrics
+// are present only when evaluation data exists.
 // Deterministic for a seed apart from timings (any thread count).
 #ifndef MP_WORKERS_ENGINE_PIPELINE_DISTILL_H_
 #define MP_WORKERS_ENGINE_PIPELINE_DISTILL_H_
@@ -80,6 +90,12 @@ struct DistillRecipeOptions {
   std::vector<DistillFeaturePair> features;  // optional intermediate-feature terms
   bool baseline = false;        // also train the same student with plain CE at the same budget
   int latency_iterations = 20;  // batch-1 latency runs; 0 = skip
+  // Quantization-aware distillation (train/qat.h): > 0 runs this many more epochs distilling
+  // the fake-quantized student after `epochs`, then writes the int8 model it was trained for
+  // (artifacts "int8_model" and "ranges"). 0 = none.
+  int qat_epochs = 0;
+  float qat_lr = 0.0f;     // QAT learning rate, finite and >= 0; 0 = lr / 10
+  std::string qat_target;  // int8 target as PtqOptions::target ("" = this CPU)
 };
 
 // OK or INVALID_ARGUMENT naming the option ("alpha: 1.5 is outside [0, 1]").
@@ -96,7 +112,8 @@ struct DistillJobOptions {
 };
 
 // Validates the options (INVALID_ARGUMENT naming the option or file) and runs the recipe
-// with context.num_threads() threads. Artifacts "model" and "report" (see above).
+// with context.num_threads() threads. Artifacts "model" and "report", with QAT also
+// "int8_model" and "ranges" (see above).
 absl::StatusOr<JobResult> RunDistillJob(const DistillJobOptions& options, JobContext& context);
 
 }  // namespace mp::pipeline

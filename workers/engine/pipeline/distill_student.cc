@@ -47,17 +47,19 @@ absl::StatusOr<Student> BuildStudent(const DistillJobOptions& o, const ir::Model
 
 absl::StatusOr<ModelMeasure> Measure(const ir::Model& model, const data::Dataset* eval,
                                      const data::Dataset& sample, int threads,
-                                     int latency_iterations) {
+                                     int latency_iterations, bool quantized) {
   ModelMeasure m;
-  ASSIGN_OR_RETURN(prune::ModelStats stats, prune::ComputeStats(model));
-  m.parameters = stats.parameters;
-  m.parameter_bytes = stats.parameter_bytes;
-  m.macs = stats.macs;
+  if (!quantized) {
+    ASSIGN_OR_RETURN(prune::ModelStats stats, prune::ComputeStats(model));
+    m.parameters = stats.parameters;
+    m.parameter_bytes = stats.parameter_bytes;
+    m.macs = stats.macs;
+  }
   ASSIGN_OR_RETURN(std::string bytes, onnx::ExportModel(model));
   m.model_bytes = static_cast<int64_t>(bytes.size());
   if ((eval == nullptr || !eval->has_labels()) && latency_iterations == 0) return m;
   ASSIGN_OR_RETURN(std::unique_ptr<exec::Session> session,
-                   exec::Session::Create(model, {.num_threads = threads}));
+                   exec::Session::Create(model, {.num_threads = threads, .fuse_qdq = quantized}));
   if (eval != nullptr && eval->has_labels()) {
     ASSIGN_OR_RETURN(eval::Top1Result top1, eval::EvaluateTop1(*session, *eval, 256));
     m.accuracy = top1.accuracy();

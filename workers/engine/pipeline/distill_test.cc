@@ -129,6 +129,7 @@ TEST(DistillRecipeTest, WidthFromScratchWithBaselineReportsEverything) {
   o.holdout = 0.1;
   auto r = RunDistillJob(o, ctx);
   ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_DOUBLE_EQ(ctx.updates.back().fraction, 1.0);  // the last update says done
   const auto m = Metrics(*r);
   for (const char* name :
        {"teacher_accuracy", "student_accuracy_before", "student_accuracy_after",

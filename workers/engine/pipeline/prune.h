@@ -174,6 +174,13 @@ struct PruneJobOptions {
 };
 absl::StatusOr<JobResult> RunPruneJob(const PruneJobOptions& options, JobContext& context);
 
+// RunPruneJob after loading: `model` is options.model imported, `train` / `eval` (may be
+// null) the datasets RunPruneJob would load from options' files (compose loads them once).
+// The report's "model" is options.model's file name.
+absl::StatusOr<JobResult> RunPruneJobOnData(const ir::Model& model, const PruneJobOptions& options,
+                                            const data::Dataset* train, const data::Dataset* eval,
+                                            JobContext& context);
+
 }  // namespace mp::pipeline
 
 #endif  // MP_WORKERS_ENGINE_PIPELINE_PRUNE_H_

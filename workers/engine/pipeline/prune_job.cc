@@ -50,30 +50,30 @@ absl::StatusOr<JobResult> RunPruneJob(const PruneJobOptions& options, JobContext
     if (!session.ok()) {
       return Annotate(session.status(), StrCat("model '", options.model.string(), "'"));
     }
-    if (!options.data.empty()) {
-      ASSIGN_OR_RETURN(train, LoadSamples(options.data, options.labels, options.limit, **session,
-                                          StrCat("data '", options.data.string(), "'")));
-    }
-    if (!options.eval_data.empty()) {
-      ASSIGN_OR_RETURN(eval, LoadSamples(options.eval_data, options.eval_labels, 0, **session,
-                                         StrCat("eval data '", options.eval_data.string(), "'")));
-    } else if (train.has_value() && options.holdout > 0) {
-      ASSIGN_OR_RETURN(auto split, SplitHoldout(*train, options.holdout));
-      if (split.second.size() > 0) {
-        train = std::move(split.first);
-        eval = std::move(split.second);
-      }
-    }
+    ASSIGN_OR_RETURN(TrainEval sets,
+                     LoadTrainEval(**session, options.data, options.labels, options.limit,
+                                   options.eval_data, options.eval_labels, options.holdout));
+    train = std::move(sets.train);
+    eval = std::move(sets.eval);
   }
+  return RunPruneJobOnData(*model, options, train ? &*train : nullptr, eval ? &*eval : nullptr,
+                           context);
+}
+
+absl::StatusOr<JobResult> RunPruneJobOnData(const ir::Model& model, const PruneJobOptions& options,
+                                            const data::Dataset* train, const data::Dataset* eval,
+                                            JobContext& context) {
+  PruneRecipeOptions recipe = options.recipe;
+  recipe.threads = std::max(1, context.num_threads());
+  RETURN_IF_ERROR(ValidatePruneRecipeOptions(recipe));
   EtaEstimator eta(context.clock());
   eta.Start();
   ASSIGN_OR_RETURN(PruneRecipeResult result,
-                   RunPrune(*model, recipe, train ? &*train : nullptr, eval ? &*eval : nullptr,
-                            [&](const ProgressUpdate& u) {
-                              ProgressUpdate v = u;
-                              v.eta_seconds = eta.Update(u.fraction);
-                              return context.Report(v);
-                            }));
+                   RunPrune(model, recipe, train, eval, [&](const ProgressUpdate& u) {
+                     ProgressUpdate v = u;
+                     v.eta_seconds = eta.Update(u.fraction);
+                     return context.Report(v);
+                   }));
   ASSIGN_OR_RETURN(std::string model_bytes, onnx::ExportModel(result.model));
   JobResult job;
   auto add = [&](std::string name, double value) {
@@ -96,7 +96,7 @@ absl::StatusOr<JobResult> RunPruneJob(const PruneJobOptions& options, JobContext
     add("latency_ms_batch1_after", *result.after.latency_ms);
   }
   nlohmann::json report = result.report;
-  report["model"] = options.model.string();
+  report["model"] = options.model.filename().string();
   nlohmann::json metrics = nlohmann::json::object();
   for (const Metric& m : job.metrics) metrics[m.name] = m.value;
   report["metrics"] = metrics;

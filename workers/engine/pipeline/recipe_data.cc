@@ -126,4 +126,27 @@ absl::StatusOr<std::pair<data::Dataset, data::Dataset>> SplitHoldout(const data:
   return std::make_pair(std::move(first), std::move(last));
 }
 
+absl::StatusOr<TrainEval> LoadTrainEval(const exec::Session& session,
+                                        const std::filesystem::path& data,
+                                        const std::filesystem::path& labels, int64_t limit,
+                                        const std::filesystem::path& eval_data,
+                                        const std::filesystem::path& eval_labels, double holdout) {
+  TrainEval out;
+  if (!data.empty()) {
+    ASSIGN_OR_RETURN(
+        out.train, LoadSamples(data, labels, limit, session, StrCat("data '", data.string(), "'")));
+  }
+  if (!eval_data.empty()) {
+    ASSIGN_OR_RETURN(out.eval, LoadSamples(eval_data, eval_labels, 0, session,
+                                           StrCat("eval data '", eval_data.string(), "'")));
+  } else if (out.train.has_value() && holdout > 0) {
+    ASSIGN_OR_RETURN(auto split, SplitHoldout(*out.train, holdout));
+    if (split.second.size() > 0) {
+      out.train = std::move(split.first);
+      out.eval = std::move(split.second);
+    }
+  }
+  return out;
+}
+
 }  // namespace mp::pipeline

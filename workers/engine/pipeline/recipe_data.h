@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -30,6 +31,20 @@ absl::StatusOr<data::Dataset> LoadSamples(const std::filesystem::path& path,
 // all of them) the second dataset is empty (size 0) and the first is `ds`.
 absl::StatusOr<std::pair<data::Dataset, data::Dataset>> SplitHoldout(const data::Dataset& ds,
                                                                      double fraction);
+
+// The training and evaluation sets of a training recipe (prune, distill, compose): `data` /
+// `labels` (the first `limit` rows; none when `data` is empty) and the evaluation set:
+// `eval_data` / `eval_labels` when given, else the last `holdout` fraction of the training
+// rows (SplitHoldout; those rows are then not trained on), else none. Errors name the file
+// ("data 'x.gz': ...", "eval data 'y.npy': ...").
+struct TrainEval {
+  std::optional<data::Dataset> train, eval;
+};
+absl::StatusOr<TrainEval> LoadTrainEval(const exec::Session& session,
+                                        const std::filesystem::path& data,
+                                        const std::filesystem::path& labels, int64_t limit,
+                                        const std::filesystem::path& eval_data,
+                                        const std::filesystem::path& eval_labels, double holdout);
 
 }  // namespace mp::pipeline
 
