@@ -111,7 +111,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   DownloadOptions download;
   c = app.add_subcommand("download", "Download a job's artifact (verified, never half written)");
   c->add_option("job", download.job_id, "Job id")->required();
-  c->add_option("--artifact", download.artifact, "Artifact name (default: model)");
+  c->add_option("--artifact", download.artifact,
+                "Artifact name (default: model): model, report; compose also pruned_model; "
+                "with --qat-epochs: distill also int8_model, ranges; compose also ranges");
   c->add_option("-o,--output", download.output, "Output file")->required();
   c->callback([&] { run = [&](CommandEnv& e) { return DownloadCommand(download, e); }; });
 

@@ -56,7 +56,8 @@ void AddTrainingFlags(CLI::App* cmd, Spec* s) {
       cmd, "--weight-decay", [s](double v) { s->set_weight_decay(v); }, "Weight decay (>= 0)");
   Opt<double>(
       cmd, "--alpha", [s](double v) { s->set_alpha(v); },
-      "Distillation: weight of the KL term, (0, 1] (default 0.7)");
+      "Distillation: weight of the KL term, [0, 1] (default 0.7; 0: labels only)")
+      ->check(CLI::Range(0.0, 1.0));
   Opt<double>(
       cmd, "--temperature", [s](double v) { s->set_temperature(v); },
       "Distillation: softmax temperature (default 4)");
@@ -67,6 +68,18 @@ void AddTrainingFlags(CLI::App* cmd, Spec* s) {
   cmd->add_flag_function(
       "--skip-latency", [s](int64_t n) { s->set_skip_latency(n > 0); },
       "Skip the latency measurement");
+}
+
+// --qat-epochs and --qat-lr of a spec with the QAT fields (DistillSpec, ComposeSpec).
+template <typename Spec>
+void AddQatFlags(CLI::App* cmd, Spec* s, const std::string& what) {
+  Opt<int32_t>(
+      cmd, "--qat-epochs", [s](int32_t v) { s->set_qat_epochs(v); },
+      "Quantization-aware training: epochs after " + what + " (default 0: none)")
+      ->check(CLI::Range(0, 1000));
+  Opt<double>(
+      cmd, "--qat-lr", [s](double v) { s->set_qat_lr(v); },
+      "With --qat-epochs: QAT learning rate (default: the training lr / 10)");
 }
 
 }  // namespace
@@ -174,6 +187,11 @@ void AddCompressSubcommands(CLI::App& app, CompressCommands& o,
       "TEACHER_VALUE=STUDENT_VALUE[@WEIGHT]: an intermediate-feature MSE term (repeatable)");
   AddDataFlags(c, &d->data, ds, /*data_required=*/true);
   AddTrainingFlags(c, ds);
+  AddQatFlags(c, ds, "distillation; also writes the int8 student, artifact int8_model");
+  Opt<std::string>(
+      c, "--qat-target", [ds](const std::string& v) { ds->set_qat_target(v); },
+      "With --qat-epochs: int8 target x86_avx2, x86_vnni or arm (default: the worker's CPU)")
+      ->check(CLI::IsMember({"x86_avx2", "x86_vnni", "arm"}));
   c->add_option("--seed", d->seed, "Seed (0: the server picks one)");
   AddSubmitFlags(c, &d->submit);
   c->callback([&run, d] { run = [d](CommandEnv& e) { return DistillCommand(*d, e); }; });
@@ -186,6 +204,7 @@ void AddCompressSubcommands(CLI::App& app, CompressCommands& o,
                 "Calibration samples: dataset id or local file (default: the training data)");
   AddPruneSpecFlags(c, k->spec.mutable_prune());
   AddPtqSpecFlags(c, k->spec.mutable_ptq());
+  AddQatFlags(c, &k->spec, "recovery, for --target; PTQ then uses the learned ranges");
   c->add_option("--seed", k->seed, "Seed (0: the server picks one)");
   AddSubmitFlags(c, &k->submit);
   c->callback([&run, k] { run = [k](CommandEnv& e) { return ComposeCommand(*k, e); }; });

@@ -223,6 +223,75 @@ TEST_F(CompressCliTest, ComposeCarriesNestedPruneAndPtqFlags) {
   EXPECT_TRUE(c.ptq().calibration_dataset_id().empty());
 }
 
+// --alpha 0 is sent as an explicit 0 (proto3 optional), no --alpha leaves it unset (0.7).
+TEST_F(CompressCliTest, AlphaZeroIsSentAndUnsetIsNot) {
+  const std::vector<std::string> distill = {"distill",  "model_00000000000000a1",
+                                            "--data",   "data_0000000000000011",
+                                            "--labels", "data_0000000000000012"};
+  ASSERT_EQ(Cli(server_, distill).code, 0);
+  std::vector<std::string> alpha0 = distill;
+  alpha0.insert(alpha0.end(), {"--alpha", "0"});
+  ASSERT_EQ(Cli(server_, alpha0).code, 0);
+  auto r =
+      Cli(server_, {"prune", "model_0000000000000001", "--data", "data_0000000000000011",
+                    "--labels", "data_0000000000000012", "--recover", "distill", "--alpha", "0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    absl::MutexLock lock(&server_.jobs.mu);
+    ASSERT_EQ(server_.jobs.submitted.size(), 3u);
+    EXPECT_FALSE(server_.jobs.submitted[0].spec().distill().has_alpha());
+    EXPECT_TRUE(server_.jobs.submitted[1].spec().distill().has_alpha());
+    EXPECT_EQ(server_.jobs.submitted[1].spec().distill().alpha(), 0);
+    EXPECT_TRUE(server_.jobs.submitted[2].spec().prune().has_alpha());
+    EXPECT_EQ(server_.jobs.submitted[2].spec().prune().alpha(), 0);
+  }
+  std::vector<std::string> bad = distill;
+  bad.insert(bad.end(), {"--alpha", "1.5"});
+  r = Cli(server_, bad);
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_NE(r.err.find("--alpha"), std::string::npos) << r.err;
+  EXPECT_EQ(Submitted(), 3u);
+}
+
+TEST_F(CompressCliTest, QatFlags) {
+  auto r = Cli(server_, {"distill", "model_00000000000000a1", "--data", "data_0000000000000011",
+                         "--labels", "data_0000000000000012", "--qat-epochs", "2", "--qat-lr",
+                         "0.0001", "--qat-target", "x86_vnni"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Cli(server_,
+          {"compose", "model_00000000000000a1", "--data", "data_0000000000000011", "--labels",
+           "data_0000000000000012", "--target", "arm", "--qat-epochs", "1", "--qat-lr", "0.00005"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    absl::MutexLock lock(&server_.jobs.mu);
+    ASSERT_EQ(server_.jobs.submitted.size(), 2u);
+    const v1::DistillSpec& d = server_.jobs.submitted[0].spec().distill();
+    EXPECT_EQ(d.qat_epochs(), 2);
+    EXPECT_EQ(d.qat_lr(), 0.0001);
+    EXPECT_EQ(d.qat_target(), "x86_vnni");
+    const v1::ComposeSpec& c = server_.jobs.submitted[1].spec().compose();
+    EXPECT_EQ(c.qat_epochs(), 1);
+    EXPECT_EQ(c.qat_lr(), 0.00005);
+    EXPECT_EQ(c.ptq().target(), "arm");
+  }
+  // Bad values are usage errors naming the flag; compose has no --qat-target (QAT uses
+  // --target).
+  const std::vector<std::string> base = {"distill",  "model_00000000000000a1",
+                                         "--data",   "data_0000000000000011",
+                                         "--labels", "data_0000000000000012"};
+  for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
+           {"--qat-epochs", "-1"}, {"--qat-epochs", "x"}, {"--qat-target", "riscv"}}) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    r = Cli(server_, args);
+    EXPECT_EQ(r.code, kExitUsage) << extra[0] << " " << extra[1];
+    EXPECT_NE(r.err.find(extra[0]), std::string::npos) << r.err;
+  }
+  r = Cli(server_, {"compose", "model_00000000000000a1", "--qat-target", "arm"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_EQ(Submitted(), 2u);
+}
+
 TEST_F(CompressCliTest, WatchFollowsTheJobToItsEnd) {
   {
     absl::MutexLock lock(&server_.jobs.mu);

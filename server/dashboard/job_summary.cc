@@ -26,6 +26,10 @@ struct Layout {
   std::vector<const char*> columns;
   std::vector<Figure> figures;
   std::vector<std::pair<const char*, const char*>> extras;  // label, metric
+  // Quantization-aware training (present only when the job ran it): the int8 accuracy with
+  // QAT and with plain PTQ of the same model.
+  const char* qat_accuracy = nullptr;
+  const char* ptq_accuracy = nullptr;
 };
 
 const Layout* LayoutFor(v1::JobKind kind) {
@@ -50,7 +54,11 @@ const Layout* LayoutFor(v1::JobKind kind) {
         Unit::kMs,
         {"teacher_latency_ms_batch1", nullptr, "latency_ms_batch1"}}},
       {{"baseline accuracy (labels only)", "baseline_accuracy"},
-       {"gain over the baseline", "distill_gain"}}};
+       {"gain over the baseline", "distill_gain"},
+       {"int8 student model bytes", "int8_model_bytes"},
+       {"int8 student latency (batch 1)", "latency_ms_batch1_int8"}},
+      "student_accuracy_int8",
+      "student_accuracy_int8_ptq"};
   static const Layout kCompose = {
       {"original fp32", "pruned fp32", "int8"},
       {{"accuracy", Unit::kAccuracy, {"accuracy_fp32", "accuracy_pruned", "accuracy_int8"}},
@@ -61,7 +69,9 @@ const Layout* LayoutFor(v1::JobKind kind) {
        {"latency (batch 1)",
         Unit::kMs,
         {"latency_ms_batch1_fp32", "latency_ms_batch1_pruned", "latency_ms_batch1_int8"}}},
-      {{"sparsity", "sparsity"}}};
+      {{"sparsity", "sparsity"}},
+      "accuracy_int8",
+      "accuracy_int8_ptq"};
   switch (kind) {
     case v1::JOB_KIND_PRUNE:
       return &kPrune;
@@ -136,14 +146,29 @@ std::string CompressionSummary(const v1::Job& job) {
     if (!v) continue;
     const bool accuracy = std::string_view(name).find("accuracy") != std::string_view::npos ||
                           std::string_view(name) == "distill_gain";
+    const bool bytes = std::string_view(name).ends_with("model_bytes");
     const std::string text =
-        std::string_view(name) == "sparsity"      ? StrCat(html::FormatNumber(100 * *v), "%")
-        : std::string_view(name) == "model_bytes" ? html::FormatBytes(static_cast<int64_t>(*v))
-        : accuracy                                ? Format(Unit::kAccuracy, *v)
-                                                  : html::FormatNumber(*v);
+        std::string_view(name) == "sparsity" ? StrCat(html::FormatNumber(100 * *v), "%")
+        : bytes                              ? html::FormatBytes(static_cast<int64_t>(*v))
+        : std::string_view(name).starts_with("latency_ms") ? Format(Unit::kMs, *v)
+        : accuracy                                         ? Format(Unit::kAccuracy, *v)
+                                                           : html::FormatNumber(*v);
     extras += StrCat("<tr><th>", label, "</th><td class=\"num\">", text, "</td></tr>");
   }
-  if (rows.empty() && extras.empty()) return "";
+  // QAT vs plain PTQ: shown when the job reported the plain-PTQ comparison (it runs QAT).
+  std::string qat;
+  const std::optional<double> ptq_accuracy = get(layout->ptq_accuracy);
+  if (ptq_accuracy) {
+    const std::optional<double> qat_accuracy = get(layout->qat_accuracy);
+    qat = StrCat("<table><tr><th></th><th>plain PTQ</th><th>QAT</th><th>change</th></tr>",
+                 "<tr><th>int8 accuracy</th><td class=\"num\">",
+                 Format(Unit::kAccuracy, *ptq_accuracy), "</td><td class=\"num\">",
+                 qat_accuracy ? Format(Unit::kAccuracy, *qat_accuracy) : "-",
+                 "</td><td class=\"num\">",
+                 qat_accuracy ? Change(Unit::kAccuracy, *ptq_accuracy, *qat_accuracy) : "-",
+                 "</td></tr></table>");
+  }
+  if (rows.empty() && extras.empty() && qat.empty()) return "";
   std::string out = "<h2>Summary</h2>";
   if (!rows.empty()) {
     out += "<table><tr><th></th>";
@@ -151,6 +176,7 @@ std::string CompressionSummary(const v1::Job& job) {
     out += StrCat("<th>change</th></tr>", rows, "</table>");
   }
   if (!extras.empty()) out += StrCat("<table>", extras, "</table>");
+  if (!qat.empty()) out += StrCat("<h3>Quantization-aware training</h3>", qat);
   return out;
 }
 

@@ -3,7 +3,10 @@
 // (original / pruned; teacher / student before / student after; fp32 / pruned / int8), and
 // the change from the first column to the last (accuracy in points, the rest as a ratio).
 // Built from Job.metrics alone (the metric names of workers/engine/pipeline/{prune,distill,
-// compose}.h); a figure the job did not report is left out, a missing cell is "-".
+// compose}.h); a figure the job did not report is left out, a missing cell is "-". A job that
+// ran quantization-aware training (DISTILL / COMPOSE with qat_epochs > 0) also gets a table of
+// its int8 accuracy with plain PTQ vs with QAT (student_accuracy_int8_ptq / _int8; compose
+// accuracy_int8_ptq / accuracy_int8).
 #ifndef MP_SERVER_DASHBOARD_JOB_SUMMARY_H_
 #define MP_SERVER_DASHBOARD_JOB_SUMMARY_H_
 

@@ -59,6 +59,32 @@ TEST(CompressionSummaryTest, DistillAndComposeColumns) {
   EXPECT_THAT(html, HasSubstr("<td class=\"num\">0.25x</td>"));
 }
 
+TEST(CompressionSummaryTest, QatJobsCompareQatWithPlainPtq) {
+  std::string html =
+      CompressionSummary(Job(v1::JOB_KIND_DISTILL, {{"student_accuracy_after", 0.85},
+                                                    {"student_accuracy_int8", 0.84},
+                                                    {"student_accuracy_int8_ptq", 0.8},
+                                                    {"int8_model_bytes", 2048},
+                                                    {"latency_ms_batch1_int8", 0.25}}));
+  EXPECT_THAT(html, HasSubstr("<h3>Quantization-aware training</h3>"));
+  EXPECT_THAT(html, HasSubstr("<tr><th></th><th>plain PTQ</th><th>QAT</th><th>change</th></tr>"
+                              "<tr><th>int8 accuracy</th><td class=\"num\">80%</td>"
+                              "<td class=\"num\">84%</td><td class=\"num\">+4.00 pt</td></tr>"));
+  EXPECT_THAT(html, HasSubstr("<th>int8 student model bytes</th><td class=\"num\">2.0 KiB</td>"));
+  EXPECT_THAT(html,
+              HasSubstr("<th>int8 student latency (batch 1)</th><td class=\"num\">0.25 ms</td>"));
+  html = CompressionSummary(
+      Job(v1::JOB_KIND_COMPOSE,
+          {{"accuracy_fp32", 0.9}, {"accuracy_int8", 0.875}, {"accuracy_int8_ptq", 0.88}}));
+  EXPECT_THAT(html, HasSubstr("<tr><th>int8 accuracy</th><td class=\"num\">88%</td>"
+                              "<td class=\"num\">87.5%</td><td class=\"num\">-0.50 pt</td></tr>"));
+  // Without QAT (no plain-PTQ comparison metric): no QAT table.
+  html = CompressionSummary(Job(v1::JOB_KIND_COMPOSE, {{"accuracy_int8", 0.875}}));
+  EXPECT_THAT(html, Not(HasSubstr("Quantization-aware")));
+  html = CompressionSummary(Job(v1::JOB_KIND_DISTILL, {{"student_accuracy_after", 0.85}}));
+  EXPECT_THAT(html, Not(HasSubstr("Quantization-aware")));
+}
+
 TEST(CompressionSummaryTest, EmptyForOtherKindsAndWithoutMetrics) {
   EXPECT_EQ(CompressionSummary(Job(v1::JOB_KIND_PTQ, {{"accuracy_before", 0.9}})), "");
   EXPECT_EQ(CompressionSummary(Job(v1::JOB_KIND_PRUNE, {})), "");

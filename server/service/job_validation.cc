@@ -58,12 +58,11 @@ absl::Status ValidatePtqRanges(const v1::PtqSpec& ptq, std::string_view prefix) 
                                                                    "entropy", "mse"};
   static constexpr std::array<std::string_view, 2> kSchemes = {"uint8_asymmetric",
                                                                "int8_symmetric"};
-  static constexpr std::array<std::string_view, 3> kTargets = {"x86_avx2", "x86_vnni", "arm"};
   static constexpr std::array<std::string_view, 4> kModes = {"static", "dynamic", "fp16", "bf16"};
   const auto field = [prefix](std::string_view name) { return StrCat(prefix, ".", name); };
   RETURN_IF_ERROR(OneOf(field("calibrator"), ptq.calibrator(), kCalibrators));
   RETURN_IF_ERROR(OneOf(field("activation_scheme"), ptq.activation_scheme(), kSchemes));
-  RETURN_IF_ERROR(OneOf(field("target"), ptq.target(), kTargets));
+  RETURN_IF_ERROR(OneOf(field("target"), ptq.target(), kQuantTargets));
   RETURN_IF_ERROR(OneOf(field("mode"), ptq.mode(), kModes));
   if (ptq.percentile() != 0 &&
       !(std::isfinite(ptq.percentile()) && ptq.percentile() > 0 && ptq.percentile() <= 100)) {

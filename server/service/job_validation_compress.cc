@@ -175,6 +175,16 @@ absl::Status ValidatePruneMethod(std::string_view prefix, const v1::PruneSpec& p
                                    .latency_iterations = p.latency_iterations()});
 }
 
+// qat_epochs in [0, kMaxEpochs] and qat_lr finite and >= 0; qat_lr only with qat_epochs > 0.
+absl::Status ValidateQat(std::string_view prefix, int32_t qat_epochs, double qat_lr) {
+  RETURN_IF_ERROR(IntInRange(prefix, "qat_epochs", qat_epochs, kMaxEpochs));
+  RETURN_IF_ERROR(NonNegative(prefix, "qat_lr", qat_lr));
+  if (qat_lr != 0 && qat_epochs == 0) {
+    return Invalid(prefix, "qat_lr", "only used with qat_epochs > 0");
+  }
+  return absl::OkStatus();
+}
+
 // A dataset id field that must be unset inside ComposeSpec.
 absl::Status Unset(std::string_view field, const std::string& value, std::string_view use) {
   if (value.empty()) return absl::OkStatus();
@@ -262,6 +272,11 @@ absl::Status ValidateDistillOptions(const v1::DistillSpec& d) {
     }
     RETURN_IF_ERROR(NonNegative(kPrefix, StrCat(field, ".weight"), f.weight()));
   }
+  RETURN_IF_ERROR(ValidateQat(kPrefix, d.qat_epochs(), d.qat_lr()));
+  RETURN_IF_ERROR(OneOf("spec.distill.qat_target", d.qat_target(), internal::kQuantTargets));
+  if (!d.qat_target().empty() && d.qat_epochs() == 0) {
+    return Invalid(kPrefix, "qat_target", "only used with qat_epochs > 0");
+  }
   return ValidateData(kPrefix, DataOf(d), /*trains=*/true, "required (distillation trains)");
 }
 
@@ -302,6 +317,14 @@ absl::Status ValidateComposeOptions(const v1::ComposeSpec& c) {
   if (calibrated && c.calibration_dataset_id().empty() && c.train_dataset_id().empty()) {
     return Invalid(kPrefix, "calibration_dataset_id",
                    "required (or train_dataset_id) for ptq mode 'static'");
+  }
+  RETURN_IF_ERROR(ValidateQat(kPrefix, c.qat_epochs(), c.qat_lr()));
+  if (c.qat_epochs() > 0 && c.train_dataset_id().empty()) {
+    return Invalid(kPrefix, "qat_epochs", "needs train_dataset_id (quantization-aware training)");
+  }
+  if (c.qat_epochs() > 0 && !calibrated) {
+    return Invalid(kPrefix, "qat_epochs",
+                   StrCat("needs ptq mode 'static' (int8 QDQ), not '", q.mode(), "'"));
   }
   const bool labelled_eval =
       (!c.eval_dataset_id().empty() && !c.eval_labels_dataset_id().empty()) ||

@@ -269,5 +269,104 @@ TEST(ValidateComposeOptionsTest, NamesTheBadField) {
   ExpectInvalid(ValidateComposeOptions(c), "spec.compose.ptq.max_accuracy_drop");
 }
 
+// alpha is optional: unset means 0.7, an explicit 0 (CE only) and 1 are valid, 1.5 is not.
+TEST(ValidateAlphaTest, UnsetZeroAndOneAreValidOutsideTheRangeIsNot) {
+  v1::DistillSpec d = Distill();
+  EXPECT_FALSE(d.has_alpha());
+  EXPECT_TRUE(ValidateDistillOptions(d).ok());
+  d.set_alpha(0);
+  EXPECT_TRUE(d.has_alpha());
+  EXPECT_TRUE(ValidateDistillOptions(d).ok()) << ValidateDistillOptions(d);
+  d.set_alpha(1);
+  EXPECT_TRUE(ValidateDistillOptions(d).ok()) << ValidateDistillOptions(d);
+  d.set_alpha(1.5);
+  EXPECT_EQ(std::string(ValidateDistillOptions(d).message()),
+            "spec.distill.alpha: must be in [0, 1], got 1.5");
+  d.set_alpha(-0.1);
+  ExpectInvalid(ValidateDistillOptions(d), "spec.distill.alpha: must be in [0, 1]");
+  d.set_alpha(std::nan(""));
+  ExpectInvalid(ValidateDistillOptions(d), "spec.distill.alpha");
+
+  v1::PruneSpec p = Prune();
+  p.set_recover("distill");
+  EXPECT_TRUE(ValidatePruneOptions(p).ok());
+  p.set_alpha(0);
+  EXPECT_TRUE(ValidatePruneOptions(p).ok()) << ValidatePruneOptions(p);
+  ExpectPruneInvalid([](auto& s) { s.set_alpha(-1); }, "spec.prune.alpha: must be in [0, 1]");
+  v1::ComposeSpec c = Compose();
+  c.mutable_prune()->set_alpha(0);
+  EXPECT_TRUE(ValidateComposeOptions(c).ok()) << ValidateComposeOptions(c);
+  c.mutable_prune()->set_alpha(1.5);
+  ExpectInvalid(ValidateComposeOptions(c), "spec.compose.prune.alpha: must be in [0, 1]");
+}
+
+TEST(ValidateDistillOptionsTest, QatOptions) {
+  v1::DistillSpec d = Distill();
+  d.set_qat_epochs(2);
+  EXPECT_TRUE(ValidateDistillOptions(d).ok()) << ValidateDistillOptions(d);
+  d.set_qat_lr(1e-4);
+  for (const char* target : {"x86_avx2", "x86_vnni", "arm"}) {
+    d.set_qat_target(target);
+    EXPECT_TRUE(ValidateDistillOptions(d).ok()) << target << ": " << ValidateDistillOptions(d);
+  }
+  d = Distill();
+  d.set_qat_epochs(-1);
+  EXPECT_EQ(std::string(ValidateDistillOptions(d).message()),
+            "spec.distill.qat_epochs: must be in [0, 1000], got -1");
+  d.set_qat_epochs(1001);
+  ExpectInvalid(ValidateDistillOptions(d), "spec.distill.qat_epochs");
+  d = Distill();
+  d.set_qat_epochs(1);
+  d.set_qat_lr(-1);
+  EXPECT_EQ(std::string(ValidateDistillOptions(d).message()),
+            "spec.distill.qat_lr: must be finite and >= 0, got -1");
+  d.set_qat_lr(std::numeric_limits<double>::infinity());
+  ExpectInvalid(ValidateDistillOptions(d), "spec.distill.qat_lr");
+  d.set_qat_lr(0);
+  d.set_qat_target("riscv");
+  ExpectInvalid(ValidateDistillOptions(d),
+                "spec.distill.qat_target: unknown value 'riscv' (expected one of 'x86_avx2', "
+                "'x86_vnni', 'arm')");
+  d = Distill();  // the QAT options without QAT are a mistake, not silently ignored
+  d.set_qat_lr(1e-4);
+  ExpectInvalid(ValidateDistillOptions(d), "spec.distill.qat_lr: only used with qat_epochs > 0");
+  d = Distill();
+  d.set_qat_target("arm");
+  ExpectInvalid(ValidateDistillOptions(d),
+                "spec.distill.qat_target: only used with qat_epochs > 0");
+}
+
+TEST(ValidateComposeOptionsTest, QatOptions) {
+  v1::ComposeSpec c = Compose();
+  c.set_qat_epochs(1);
+  c.set_qat_lr(1e-4);
+  c.mutable_ptq()->set_target("x86_avx2");
+  EXPECT_TRUE(ValidateComposeOptions(c).ok()) << ValidateComposeOptions(c);
+  c.mutable_prune()->set_recover("finetune");
+  EXPECT_TRUE(ValidateComposeOptions(c).ok()) << ValidateComposeOptions(c);
+  c = Compose();
+  c.set_qat_epochs(-2);
+  ExpectInvalid(ValidateComposeOptions(c), "spec.compose.qat_epochs: must be in [0, 1000]");
+  c = Compose();
+  c.set_qat_epochs(1);
+  c.set_qat_lr(-1);
+  EXPECT_EQ(std::string(ValidateComposeOptions(c).message()),
+            "spec.compose.qat_lr: must be finite and >= 0, got -1");
+  c = Compose();
+  c.set_qat_lr(1e-4);
+  ExpectInvalid(ValidateComposeOptions(c), "spec.compose.qat_lr: only used with qat_epochs > 0");
+  c = Compose();
+  c.set_qat_epochs(1);
+  c.mutable_ptq()->set_mode("dynamic");
+  ExpectInvalid(ValidateComposeOptions(c),
+                "spec.compose.qat_epochs: needs ptq mode 'static' (int8 QDQ), not 'dynamic'");
+  v1::ComposeSpec no_training;  // recover none from calibration data alone: nothing to train on
+  no_training.mutable_prune()->set_recover("none");
+  no_training.set_calibration_dataset_id("data_0000000000000005");
+  no_training.set_qat_epochs(1);
+  ExpectInvalid(ValidateComposeOptions(no_training),
+                "spec.compose.qat_epochs: needs train_dataset_id");
+}
+
 }  // namespace
 }  // namespace mp::service

@@ -3,6 +3,7 @@
 #ifndef MP_SERVER_SERVICE_JOB_VALIDATION_INTERNAL_H_
 #define MP_SERVER_SERVICE_JOB_VALIDATION_INTERNAL_H_
 
+#include <array>
 #include <map>
 #include <span>
 #include <string>
@@ -13,6 +14,10 @@
 #include "server/store/store.h"
 
 namespace mp::service::internal {
+
+// The int8 deployment targets (workers/engine/quant/target.h): PtqSpec.target,
+// DistillSpec.qat_target.
+inline constexpr std::array<std::string_view, 3> kQuantTargets = {"x86_avx2", "x86_vnni", "arm"};
 
 // OK if `value` is empty (the documented default) or one of `allowed`; else
 // INVALID_ARGUMENT "<field>: unknown value 'x' (expected one of 'a', 'b')".

@@ -91,7 +91,7 @@ absl::Status ApplyPruneSpec(const v1::PruneSpec& spec, std::string_view field,
   if (spec.lr() != 0) o.lr = static_cast<float>(spec.lr());
   SetIf(spec.optimizer(), o.optimizer);
   if (spec.weight_decay() != 0) o.weight_decay = static_cast<float>(spec.weight_decay());
-  if (spec.alpha() != 0) o.alpha = static_cast<float>(spec.alpha());
+  if (spec.has_alpha()) o.alpha = static_cast<float>(spec.alpha());  // 0 is CE only
   if (spec.temperature() != 0) o.temperature = static_cast<float>(spec.temperature());
   if (spec.skip_epoch_eval()) o.eval_each_epoch = false;
   RETURN_IF_ERROR(NonNegative(name("latency_iterations"), spec.latency_iterations()));
@@ -127,7 +127,7 @@ absl::StatusOr<pipeline::DistillJobOptions> DistillOptionsFromProto(const v1::Di
     r.student = "model";
   }
   if (spec.width() != 0) r.width = spec.width();
-  if (spec.alpha() != 0) r.alpha = static_cast<float>(spec.alpha());
+  if (spec.has_alpha()) r.alpha = static_cast<float>(spec.alpha());  // 0 is CE + features
   if (spec.temperature() != 0) r.temperature = static_cast<float>(spec.temperature());
   RETURN_IF_ERROR(NonNegative("distill.epochs", spec.epochs()));
   if (spec.epochs() != 0) r.epochs = spec.epochs();
@@ -145,6 +145,10 @@ absl::StatusOr<pipeline::DistillJobOptions> DistillOptionsFromProto(const v1::Di
                           .student_value = f.student_value(),
                           .weight = f.weight() != 0 ? static_cast<float>(f.weight()) : 1.0f});
   }
+  RETURN_IF_ERROR(NonNegative("distill.qat_epochs", spec.qat_epochs()));
+  r.qat_epochs = spec.qat_epochs();
+  r.qat_lr = static_cast<float>(spec.qat_lr());  // 0: the recipe's lr / 10
+  r.qat_target = spec.qat_target();
   r.seed = seed;
   return o;
 }
@@ -169,6 +173,9 @@ absl::StatusOr<pipeline::ComposeJobOptions> ComposeOptionsFromProto(const v1::Co
   if (spec.ptq().calibration_samples() == 0) {
     o.ptq.calibration_samples = default_calibration_samples;
   }
+  RETURN_IF_ERROR(NonNegative("compose.qat_epochs", spec.qat_epochs()));
+  o.qat_epochs = spec.qat_epochs();
+  o.qat_lr = static_cast<float>(spec.qat_lr());  // 0: prune.lr / 10
   return o;
 }
 

@@ -3,7 +3,8 @@
 //
 // As for PTQ (convert.h), proto3 zero values mean "the documented default": a field left 0 /
 // "" keeps the recipe struct's default (sparsity 0 -> 0.5, epochs 0 -> the recipe's, ...;
-// COMPOSE keeps its own defaults: recover "distill", ptq.calibration_samples 512). Values
+// COMPOSE keeps its own defaults: recover "distill", ptq.calibration_samples 512). alpha is
+// proto3 optional: unset keeps the recipe's 0.7, an explicit 0 reaches the recipe as 0. Values
 // the proto can hold but an option cannot (a negative count) are INVALID_ARGUMENT naming the
 // field; the recipe validates the rest. JobSpec.seed is the recipes' seed; threads come from
 // the JobContext.

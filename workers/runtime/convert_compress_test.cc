@@ -225,5 +225,90 @@ TEST(ConvertCompressTest, ComposeKeepsItsOwnDefaultsAndNestedOptions) {
   EXPECT_NE(std::string(o.status().message()).find("compose.prune.round_to"), std::string::npos);
 }
 
+// alpha is proto3 optional: unset keeps the recipe's default (0.7), an explicit 0 reaches the
+// recipe as 0 (prune, distill and compose's prune alike).
+TEST(ConvertCompressTest, AlphaUnsetIsTheDefaultAndZeroIsZero) {
+  const pipeline::DistillRecipeOptions distill_defaults;
+  ASSERT_FLOAT_EQ(distill_defaults.alpha, 0.7f);
+  v1::DistillSpec d;
+  d.set_train_dataset_id("data_0000000000000001");
+  d.set_train_labels_dataset_id("data_0000000000000002");
+  auto od = DistillOptionsFromProto(d, 1, kFiles);
+  ASSERT_TRUE(od.ok()) << od.status();
+  EXPECT_FLOAT_EQ(od->recipe.alpha, 0.7f);
+  d.set_alpha(0);
+  od = DistillOptionsFromProto(d, 1, kFiles);
+  ASSERT_TRUE(od.ok()) << od.status();
+  EXPECT_EQ(od->recipe.alpha, 0.0f);
+  d.set_alpha(1);
+  od = DistillOptionsFromProto(d, 1, kFiles);
+  ASSERT_TRUE(od.ok()) << od.status();
+  EXPECT_EQ(od->recipe.alpha, 1.0f);
+
+  const pipeline::PruneRecipeOptions prune_defaults;
+  v1::PruneSpec p;
+  auto op = PruneOptionsFromProto(p, 1, kFiles);
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_FLOAT_EQ(op->recipe.alpha, prune_defaults.alpha);
+  p.set_alpha(0);
+  op = PruneOptionsFromProto(p, 1, kFiles);
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_EQ(op->recipe.alpha, 0.0f);
+
+  v1::ComposeSpec c;
+  c.set_train_dataset_id("data_0000000000000001");
+  c.set_train_labels_dataset_id("data_0000000000000002");
+  auto oc = ComposeOptionsFromProto(c, 1, kFiles);
+  ASSERT_TRUE(oc.ok()) << oc.status();
+  EXPECT_FLOAT_EQ(oc->prune.alpha, prune_defaults.alpha);
+  c.mutable_prune()->set_alpha(0);
+  oc = ComposeOptionsFromProto(c, 1, kFiles);
+  ASSERT_TRUE(oc.ok()) << oc.status();
+  EXPECT_EQ(oc->prune.alpha, 0.0f);
+}
+
+TEST(ConvertCompressTest, QatFieldsAreCarried) {
+  v1::DistillSpec d;
+  d.set_train_dataset_id("data_0000000000000001");
+  d.set_train_labels_dataset_id("data_0000000000000002");
+  auto od = DistillOptionsFromProto(d, 1, kFiles);
+  ASSERT_TRUE(od.ok()) << od.status();
+  EXPECT_EQ(od->recipe.qat_epochs, 0);  // no QAT by default
+  EXPECT_EQ(od->recipe.qat_lr, 0.0f);
+  EXPECT_EQ(od->recipe.qat_target, "");
+  d.set_qat_epochs(3);
+  d.set_qat_lr(2e-4);
+  d.set_qat_target("x86_avx2");
+  od = DistillOptionsFromProto(d, 1, kFiles);
+  ASSERT_TRUE(od.ok()) << od.status();
+  EXPECT_EQ(od->recipe.qat_epochs, 3);
+  EXPECT_FLOAT_EQ(od->recipe.qat_lr, 2e-4f);
+  EXPECT_EQ(od->recipe.qat_target, "x86_avx2");
+  d.set_qat_epochs(-1);
+  od = DistillOptionsFromProto(d, 1, kFiles);
+  EXPECT_EQ(od.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(od.status().message()).find("distill.qat_epochs"), std::string::npos);
+
+  v1::ComposeSpec c;
+  c.set_train_dataset_id("data_0000000000000001");
+  c.set_train_labels_dataset_id("data_0000000000000002");
+  auto oc = ComposeOptionsFromProto(c, 1, kFiles);
+  ASSERT_TRUE(oc.ok()) << oc.status();
+  EXPECT_EQ(oc->qat_epochs, 0);
+  EXPECT_EQ(oc->qat_lr, 0.0f);
+  c.set_qat_epochs(2);
+  c.set_qat_lr(5e-5);
+  c.mutable_ptq()->set_target("arm");
+  oc = ComposeOptionsFromProto(c, 1, kFiles);
+  ASSERT_TRUE(oc.ok()) << oc.status();
+  EXPECT_EQ(oc->qat_epochs, 2);
+  EXPECT_FLOAT_EQ(oc->qat_lr, 5e-5f);
+  EXPECT_EQ(oc->ptq.target, "arm");  // the target QAT trains for
+  c.set_qat_epochs(-4);
+  oc = ComposeOptionsFromProto(c, 1, kFiles);
+  EXPECT_EQ(oc.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(oc.status().message()).find("compose.qat_epochs"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mp::runtime

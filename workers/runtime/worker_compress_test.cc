@@ -183,6 +183,7 @@ TEST_F(WorkerCompressTest, DistillJobTrainsANarrowerStudent) {
   d->set_epochs(1);
   d->set_batch_size(16);
   d->set_skip_latency(true);
+  d->set_alpha(0);  // explicit 0: labels only (unset would be 0.7)
   RunOne("job_00000000000000c4", spec,
          {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
   v1::CompleteJobRequest c;
@@ -197,7 +198,11 @@ TEST_F(WorkerCompressTest, DistillJobTrainsANarrowerStudent) {
   EXPECT_LT(m.at("student_parameters"), m.at("teacher_parameters"));
   const std::map<std::string, v1::BlobRef> a = Artifacts(c);
   ASSERT_TRUE(a.count("model") && a.count("report"));
+  EXPECT_FALSE(a.count("int8_model"));  // no QAT asked for
   EXPECT_GT(Blob(a.at("model")).size(), 1000u);
+  const nlohmann::json report = nlohmann::json::parse(Blob(a.at("report")), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["options"]["alpha"], 0.0);  // the explicit 0 reached the recipe
   ExpectMonotoneProgress();
 }
 
@@ -230,6 +235,91 @@ TEST_F(WorkerCompressTest, ComposeJobYieldsInt8AndPrunedModels) {
   const std::map<std::string, double> m = Metrics(done);
   ASSERT_TRUE(m.count("model_bytes_int8") && m.count("model_bytes_fp32"));
   EXPECT_LT(m.at("model_bytes_int8"), m.at("model_bytes_fp32"));
+  ExpectMonotoneProgress();
+}
+
+// qat_epochs > 0: the distill recipe also writes the int8 student; the worker uploads it as
+// "int8_model" (with "ranges"), which `modelpress download --artifact int8_model` fetches.
+TEST_F(WorkerCompressTest, DistillJobWithQatUploadsTheInt8Student) {
+  v1::JobSpec spec;
+  spec.set_kind(v1::JOB_KIND_DISTILL);
+  spec.set_model_id("model_0123456789abcdef");
+  spec.set_seed(6);
+  v1::DistillSpec* d = spec.mutable_distill();
+  d->set_train_dataset_id("data_0000000000000001");
+  d->set_train_labels_dataset_id("data_0000000000000002");
+  d->set_holdout(0.25);
+  d->set_student("pruned");
+  d->set_width(0.5);
+  d->set_epochs(1);
+  d->set_batch_size(16);
+  d->set_skip_latency(true);
+  d->set_qat_epochs(1);
+  d->set_qat_lr(1e-4);
+  d->set_qat_target("x86_avx2");
+  RunOne("job_00000000000000c6", spec,
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  v1::CompleteJobRequest c;
+  {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
+    ASSERT_EQ(service_.completed.size(), 1u);
+    c = service_.completed[0];
+  }
+  const std::map<std::string, v1::BlobRef> a = Artifacts(c);
+  ASSERT_TRUE(a.count("model") && a.count("report") && a.count("int8_model") && a.count("ranges"))
+      << c.DebugString();
+  const std::string int8 = Blob(a.at("int8_model"));
+  EXPECT_NE(int8.find("QuantizeLinear"), std::string::npos);
+  EXPECT_EQ(a.at("int8_model").size_bytes(), static_cast<int64_t>(int8.size()));
+  const nlohmann::json ranges = nlohmann::json::parse(Blob(a.at("ranges")), nullptr, false);
+  ASSERT_FALSE(ranges.is_discarded());
+  EXPECT_FALSE(ranges.empty());
+  const std::map<std::string, double> m = Metrics(c);
+  ASSERT_TRUE(m.count("student_accuracy_int8") && m.count("student_accuracy_int8_ptq") &&
+              m.count("int8_model_bytes"))
+      << c.DebugString();
+  EXPECT_EQ(m.at("int8_model_bytes"), static_cast<double>(int8.size()));
+  EXPECT_GE(m.at("student_accuracy_int8"), 0.0);
+  EXPECT_LE(m.at("student_accuracy_int8"), 1.0);
+  const nlohmann::json report = nlohmann::json::parse(Blob(a.at("report")), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["options"]["qat_epochs"], 1);
+  ExpectMonotoneProgress();
+}
+
+TEST_F(WorkerCompressTest, ComposeJobWithQatReportsPlainPtqForComparison) {
+  v1::JobSpec spec;
+  spec.set_kind(v1::JOB_KIND_COMPOSE);
+  spec.set_model_id("model_0123456789abcdef");
+  spec.set_seed(8);
+  v1::ComposeSpec* c = spec.mutable_compose();
+  c->set_train_dataset_id("data_0000000000000001");
+  c->set_train_labels_dataset_id("data_0000000000000002");
+  c->set_holdout(0.25);
+  c->set_qat_epochs(1);
+  c->mutable_prune()->set_epochs(1);
+  c->mutable_prune()->set_batch_size(16);
+  c->mutable_prune()->set_skip_latency(true);
+  c->mutable_ptq()->set_skip_sensitivity(true);
+  c->mutable_ptq()->add_latency_batches(1);
+  RunOne("job_00000000000000c7", spec,
+         {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
+  v1::CompleteJobRequest done;
+  {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
+    ASSERT_EQ(service_.completed.size(), 1u);
+    done = service_.completed[0];
+  }
+  const std::map<std::string, v1::BlobRef> a = Artifacts(done);
+  ASSERT_TRUE(a.count("model") && a.count("pruned_model") && a.count("report"));
+  EXPECT_NE(Blob(a.at("model")).find("QuantizeLinear"), std::string::npos);
+  const std::map<std::string, double> m = Metrics(done);
+  ASSERT_TRUE(m.count("accuracy_int8") && m.count("accuracy_int8_ptq")) << done.DebugString();
+  const nlohmann::json report = nlohmann::json::parse(Blob(a.at("report")), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["options"]["qat_epochs"], 1);
   ExpectMonotoneProgress();
 }
 
