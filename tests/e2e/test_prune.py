@@ -5,13 +5,13 @@ runs in ONNX Runtime, and scores there what the job reported.
 """
 
 import json
-import os
-import subprocess
 import sys
 
 import e2e_lib as lib
 
-PATHS = lib.init()
+lib.init()
+
+from e2e_fashion import FashionJobTestCase  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -19,33 +19,9 @@ TRAIN = 384  # Fashion-MNIST training images used for recovery (1 epoch)
 EVAL = 256   # test images used for evaluation
 
 
-class PruneTest(lib.E2ETestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.server = lib.Server(self.path("data"), self.tmp, local_workers=1,
-                                 worker_threads=2).start()
-        train_x, train_y = lib.fashion_mnist("train", 0, TRAIN)
-        self.eval_x, self.eval_y = lib.fashion_mnist("t10k", 0, EVAL)
-        self.train_path = self.write("train.npy", lib.npy_bytes(train_x))
-        self.train_labels_path = self.write("train_labels.npy", lib.npy_bytes(train_y))
-        self.eval_path = self.write("eval.npy", lib.npy_bytes(self.eval_x))
-        self.eval_labels_path = self.write("eval_labels.npy", lib.npy_bytes(self.eval_y))
-        self.lenet = lib.fixture_model("lenet.onnx")
-        self.lenet_path = self.write("lenet.onnx", self.lenet)
-
-    def run_ort(self, model_path, tag):
-        out_dir = self.path(f"ort_{tag}")
-        os.makedirs(out_dir)
-        result = subprocess.run(
-            [PATHS.node, os.path.join(PATHS.source_dir, "tests", "ort", "run_ort.js"),
-             "--model", model_path, "--input", f"input={self.eval_path}",
-             "--output-dir", out_dir], capture_output=True, text=True, timeout=180)
-        self.assertEqual(result.returncode, 0,
-                         f"ONNX Runtime could not run {model_path}:\n{result.stderr}")
-        logits = np.load(os.path.join(out_dir, "logits.npy"))
-        self.assertEqual(logits.shape, (EVAL, 10))
-        return logits
+class PruneTest(FashionJobTestCase):
+    TRAIN = TRAIN
+    EVAL = EVAL
 
     def test_prune_with_recovery(self):
         cli = lambda *args, **kw: lib.run_cli(self.server.address, *args, **kw)  # noqa: E731

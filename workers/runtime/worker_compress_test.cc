@@ -75,6 +75,14 @@ class WorkerCompressTest : public ::testing::Test {
     EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(work_.path())));
   }
 
+  // The one job the service saw completed (fails the test if a job failed instead).
+  void OnlyCompleted(v1::CompleteJobRequest* out) {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
+    ASSERT_EQ(service_.completed.size(), 1u);
+    *out = service_.completed[0];
+  }
+
   std::string Blob(const v1::BlobRef& ref) {
     absl::MutexLock lock(&service_.mu);
     auto it = service_.blobs.find(ref.sha256());
@@ -100,11 +108,40 @@ class WorkerCompressTest : public ::testing::Test {
   v1::BlobRef model_, images_, labels_;
 };
 
-v1::JobSpec PruneSpec() {
+// A job on model_; the specs below train on images_/labels_ with a quarter held out.
+v1::JobSpec TrainingJobSpec(v1::JobKind kind, uint64_t seed) {
   v1::JobSpec spec;
-  spec.set_kind(v1::JOB_KIND_PRUNE);
+  spec.set_kind(kind);
   spec.set_model_id("model_0123456789abcdef");
-  spec.set_seed(3);
+  spec.set_seed(seed);
+  return spec;
+}
+
+v1::JobSpec DistillSpec(uint64_t seed) {
+  v1::JobSpec spec = TrainingJobSpec(v1::JOB_KIND_DISTILL, seed);
+  v1::DistillSpec* d = spec.mutable_distill();
+  d->set_train_dataset_id("data_0000000000000001");
+  d->set_train_labels_dataset_id("data_0000000000000002");
+  d->set_holdout(0.25);
+  return spec;
+}
+
+v1::JobSpec ComposeSpec(uint64_t seed) {
+  v1::JobSpec spec = TrainingJobSpec(v1::JOB_KIND_COMPOSE, seed);
+  v1::ComposeSpec* c = spec.mutable_compose();
+  c->set_train_dataset_id("data_0000000000000001");
+  c->set_train_labels_dataset_id("data_0000000000000002");
+  c->set_holdout(0.25);
+  c->mutable_prune()->set_epochs(1);
+  c->mutable_prune()->set_batch_size(16);
+  c->mutable_prune()->set_skip_latency(true);
+  c->mutable_ptq()->set_skip_sensitivity(true);
+  c->mutable_ptq()->add_latency_batches(1);
+  return spec;
+}
+
+v1::JobSpec PruneSpec() {
+  v1::JobSpec spec = TrainingJobSpec(v1::JOB_KIND_PRUNE, 3);
   v1::PruneSpec* p = spec.mutable_prune();
   p->set_train_dataset_id("data_0000000000000001");
   p->set_train_labels_dataset_id("data_0000000000000002");
@@ -120,12 +157,7 @@ TEST_F(WorkerCompressTest, PruneJobRunsTheRecipeAndUploadsItsArtifacts) {
   RunOne("job_00000000000000c1", PruneSpec(),
          {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
   v1::CompleteJobRequest c;
-  {
-    absl::MutexLock lock(&service_.mu);
-    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
-    ASSERT_EQ(service_.completed.size(), 1u);
-    c = service_.completed[0];
-  }
+  ASSERT_NO_FATAL_FAILURE(OnlyCompleted(&c));
   const std::map<std::string, double> m = Metrics(c);
   ASSERT_TRUE(m.count("macs_before") && m.count("macs_after")) << c.DebugString();
   EXPECT_LT(m.at("macs_after"), m.at("macs_before"));  // structured 0.5 removes channels
@@ -170,14 +202,8 @@ TEST_F(WorkerCompressTest, BadOptionFailsForGoodNamingIt) {
 }
 
 TEST_F(WorkerCompressTest, DistillJobTrainsANarrowerStudent) {
-  v1::JobSpec spec;
-  spec.set_kind(v1::JOB_KIND_DISTILL);
-  spec.set_model_id("model_0123456789abcdef");
-  spec.set_seed(5);
+  v1::JobSpec spec = DistillSpec(5);
   v1::DistillSpec* d = spec.mutable_distill();
-  d->set_train_dataset_id("data_0000000000000001");
-  d->set_train_labels_dataset_id("data_0000000000000002");
-  d->set_holdout(0.25);
   d->set_student("width");
   d->set_width(0.5);
   d->set_epochs(1);
@@ -187,12 +213,7 @@ TEST_F(WorkerCompressTest, DistillJobTrainsANarrowerStudent) {
   RunOne("job_00000000000000c4", spec,
          {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
   v1::CompleteJobRequest c;
-  {
-    absl::MutexLock lock(&service_.mu);
-    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
-    ASSERT_EQ(service_.completed.size(), 1u);
-    c = service_.completed[0];
-  }
+  ASSERT_NO_FATAL_FAILURE(OnlyCompleted(&c));
   const std::map<std::string, double> m = Metrics(c);
   ASSERT_TRUE(m.count("student_parameters") && m.count("teacher_parameters"));
   EXPECT_LT(m.at("student_parameters"), m.at("teacher_parameters"));
@@ -207,28 +228,11 @@ TEST_F(WorkerCompressTest, DistillJobTrainsANarrowerStudent) {
 }
 
 TEST_F(WorkerCompressTest, ComposeJobYieldsInt8AndPrunedModels) {
-  v1::JobSpec spec;
-  spec.set_kind(v1::JOB_KIND_COMPOSE);
-  spec.set_model_id("model_0123456789abcdef");
-  spec.set_seed(7);
-  v1::ComposeSpec* c = spec.mutable_compose();
-  c->set_train_dataset_id("data_0000000000000001");
-  c->set_train_labels_dataset_id("data_0000000000000002");
-  c->set_holdout(0.25);
-  c->mutable_prune()->set_epochs(1);
-  c->mutable_prune()->set_batch_size(16);
-  c->mutable_prune()->set_skip_latency(true);
-  c->mutable_ptq()->set_skip_sensitivity(true);
-  c->mutable_ptq()->add_latency_batches(1);
+  v1::JobSpec spec = ComposeSpec(7);
   RunOne("job_00000000000000c5", spec,
          {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
   v1::CompleteJobRequest done;
-  {
-    absl::MutexLock lock(&service_.mu);
-    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
-    ASSERT_EQ(service_.completed.size(), 1u);
-    done = service_.completed[0];
-  }
+  ASSERT_NO_FATAL_FAILURE(OnlyCompleted(&done));
   const std::map<std::string, v1::BlobRef> a = Artifacts(done);
   ASSERT_TRUE(a.count("model") && a.count("pruned_model") && a.count("report"));
   EXPECT_NE(Blob(a.at("model")).find("QuantizeLinear"), std::string::npos);
@@ -241,14 +245,8 @@ TEST_F(WorkerCompressTest, ComposeJobYieldsInt8AndPrunedModels) {
 // qat_epochs > 0: the distill recipe also writes the int8 student; the worker uploads it as
 // "int8_model" (with "ranges"), which `modelpress download --artifact int8_model` fetches.
 TEST_F(WorkerCompressTest, DistillJobWithQatUploadsTheInt8Student) {
-  v1::JobSpec spec;
-  spec.set_kind(v1::JOB_KIND_DISTILL);
-  spec.set_model_id("model_0123456789abcdef");
-  spec.set_seed(6);
+  v1::JobSpec spec = DistillSpec(6);
   v1::DistillSpec* d = spec.mutable_distill();
-  d->set_train_dataset_id("data_0000000000000001");
-  d->set_train_labels_dataset_id("data_0000000000000002");
-  d->set_holdout(0.25);
   d->set_student("pruned");
   d->set_width(0.5);
   d->set_epochs(1);
@@ -260,12 +258,7 @@ TEST_F(WorkerCompressTest, DistillJobWithQatUploadsTheInt8Student) {
   RunOne("job_00000000000000c6", spec,
          {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
   v1::CompleteJobRequest c;
-  {
-    absl::MutexLock lock(&service_.mu);
-    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
-    ASSERT_EQ(service_.completed.size(), 1u);
-    c = service_.completed[0];
-  }
+  ASSERT_NO_FATAL_FAILURE(OnlyCompleted(&c));
   const std::map<std::string, v1::BlobRef> a = Artifacts(c);
   ASSERT_TRUE(a.count("model") && a.count("report") && a.count("int8_model") && a.count("ranges"))
       << c.DebugString();
@@ -289,29 +282,13 @@ TEST_F(WorkerCompressTest, DistillJobWithQatUploadsTheInt8Student) {
 }
 
 TEST_F(WorkerCompressTest, ComposeJobWithQatReportsPlainPtqForComparison) {
-  v1::JobSpec spec;
-  spec.set_kind(v1::JOB_KIND_COMPOSE);
-  spec.set_model_id("model_0123456789abcdef");
-  spec.set_seed(8);
+  v1::JobSpec spec = ComposeSpec(8);
   v1::ComposeSpec* c = spec.mutable_compose();
-  c->set_train_dataset_id("data_0000000000000001");
-  c->set_train_labels_dataset_id("data_0000000000000002");
-  c->set_holdout(0.25);
   c->set_qat_epochs(1);
-  c->mutable_prune()->set_epochs(1);
-  c->mutable_prune()->set_batch_size(16);
-  c->mutable_prune()->set_skip_latency(true);
-  c->mutable_ptq()->set_skip_sensitivity(true);
-  c->mutable_ptq()->add_latency_batches(1);
   RunOne("job_00000000000000c7", spec,
          {{"model", model_}, {"train", images_}, {"train_labels", labels_}});
   v1::CompleteJobRequest done;
-  {
-    absl::MutexLock lock(&service_.mu);
-    ASSERT_TRUE(service_.failed.empty()) << service_.failed[0].error();
-    ASSERT_EQ(service_.completed.size(), 1u);
-    done = service_.completed[0];
-  }
+  ASSERT_NO_FATAL_FAILURE(OnlyCompleted(&done));
   const std::map<std::string, v1::BlobRef> a = Artifacts(done);
   ASSERT_TRUE(a.count("model") && a.count("pruned_model") && a.count("report"));
   EXPECT_NE(Blob(a.at("model")).find("QuantizeLinear"), std::string::npos);

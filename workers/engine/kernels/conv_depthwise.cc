@@ -243,11 +243,7 @@ void DepthwiseConv2d(const Conv2dParams& p, const float* x, const float* w, cons
   const auto kernel = HWY_DYNAMIC_DISPATCH(DepthwiseImpl);
   const int64_t planes = p.batch * p.out_channels;
   auto run = [&](int64_t begin, int64_t end) { kernel(p, x, w, bias, residual, y, begin, end); };
-  if (pool != nullptr && pool->num_threads() > 1) {
-    pool->ParallelFor(planes, 1, run);
-  } else {
-    run(0, planes);
-  }
+  ParallelForOrInline(pool, planes, run);
 }
 
 }  // namespace conv_internal

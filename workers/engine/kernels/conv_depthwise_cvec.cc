@@ -181,11 +181,7 @@ void DepthwiseCvecConv2d(const Conv2dParams& p, const float* x, const float* w, 
     }
   };
   const int64_t items = p.batch * blocks;
-  if (pool != nullptr && pool->num_threads() > 1) {
-    pool->ParallelFor(items, 1, run);
-  } else {
-    run(0, items);
-  }
+  ParallelForOrInline(pool, items, run);
 }
 
 }  // namespace conv_internal

@@ -189,11 +189,7 @@ void DepthwiseFlatConv2d(const Conv2dParams& p, const float* x, const float* w, 
   auto run = [&](int64_t begin, int64_t end) {
     kernel(p, plan, x, w, bias, residual, y, begin, end);
   };
-  if (pool != nullptr && pool->num_threads() > 1) {
-    pool->ParallelFor(planes, 1, run);
-  } else {
-    run(0, planes);
-  }
+  ParallelForOrInline(pool, planes, run);
 }
 
 }  // namespace conv_internal

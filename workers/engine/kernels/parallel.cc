@@ -180,4 +180,14 @@ void ThreadPool::ParallelFor(int64_t n, int64_t min_chunk,
   }
 }
 
+void ParallelForOrInline(ThreadPool* pool, int64_t n,
+                         const std::function<void(int64_t begin, int64_t end)>& fn) {
+  if (n <= 0) return;
+  if (pool != nullptr && pool->num_threads() > 1) {
+    pool->ParallelFor(n, 1, fn);
+  } else {
+    fn(0, n);
+  }
+}
+
 }  // namespace mp::kernels

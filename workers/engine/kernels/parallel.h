@@ -36,6 +36,11 @@ class ThreadPool {
   Impl* impl_;
 };
 
+// pool->ParallelFor(n, 1, fn) when `pool` has more than one thread, else fn(0, n) inline
+// (pool may be null). n <= 0 does nothing.
+void ParallelForOrInline(ThreadPool* pool, int64_t n,
+                         const std::function<void(int64_t begin, int64_t end)>& fn);
+
 }  // namespace mp::kernels
 
 #endif  // MP_WORKERS_ENGINE_KERNELS_PARALLEL_H_

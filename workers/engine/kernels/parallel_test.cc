@@ -154,5 +154,30 @@ TEST(ThreadPoolTest, DestructionIsSafeWhetherIdleOrJustUsed) {
   }
 }
 
+TEST(ThreadPoolTest, ParallelForOrInlineCoversTheRangeOnceWithOrWithoutAPool) {
+  ThreadPool one(1), three(3);
+  for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &one, &three}) {
+    std::vector<std::atomic<int>> hits(100);
+    std::atomic<int> calls{0};
+    const std::thread::id caller = std::this_thread::get_id();
+    std::atomic<bool> inline_only{true};
+    ParallelForOrInline(pool, 100, [&](int64_t begin, int64_t end) {
+      ++calls;
+      if (std::this_thread::get_id() != caller) inline_only = false;
+      for (int64_t i = begin; i < end; ++i) ++hits[static_cast<size_t>(i)];
+    });
+    for (const auto& h : hits) EXPECT_EQ(h.load(), 1);
+    if (pool == nullptr || pool == &one) {
+      EXPECT_EQ(calls.load(), 1);  // one inline call over the whole range
+      EXPECT_TRUE(inline_only.load());
+    } else {
+      EXPECT_EQ(calls.load(), 3);
+    }
+  }
+  int calls = 0;
+  ParallelForOrInline(nullptr, 0, [&](int64_t, int64_t) { ++calls; });
+  EXPECT_EQ(calls, 0);
+}
+
 }  // namespace
 }  // namespace mp::kernels
