@@ -19,6 +19,7 @@
 #include "common/sha256.h"
 #include "modelpress/v1/worker.grpc.pb.h"
 #include "workers/runtime/blob_transfer.h"
+#include "workers/runtime/runtime.h"
 
 namespace mp::runtime::testing {
 
@@ -188,6 +189,23 @@ class FakeServer {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
+
+// WorkerOptions with the short timings the worker tests use (50 ms lease waits, 10 ms
+// minimum heartbeat, 1-5 ms backoff, 60 s drain grace); callers set once and hard_exit.
+inline WorkerOptions FastWorkerOptions(const std::string& worker_id, const std::string& work_dir,
+                                       Clock* clock) {
+  WorkerOptions o;
+  o.worker_id = worker_id;
+  o.engine_version = "test";
+  o.work_dir = work_dir;
+  o.lease_wait_ms = 50;
+  o.min_heartbeat_ms = 10;
+  o.backoff_initial_ms = 1;
+  o.backoff_max_ms = 5;
+  o.drain_grace_ms = 60'000;
+  o.clock = clock;
+  return o;
+}
 
 }  // namespace mp::runtime::testing
 

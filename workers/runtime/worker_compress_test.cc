@@ -16,6 +16,7 @@ namespace {
 
 using testing::FakeServer;
 using testing::FakeWorkerService;
+using testing::FastWorkerOptions;
 namespace v1 = ::modelpress::v1;
 
 std::string Source(const std::string& rel) {
@@ -51,17 +52,8 @@ class WorkerCompressTest : public ::testing::Test {
   }
 
   WorkerOptions Options() {
-    WorkerOptions o;
-    o.worker_id = "worker_0000000000000002";
-    o.engine_version = "test";
-    o.work_dir = work_.path();
-    o.lease_wait_ms = 50;
-    o.min_heartbeat_ms = 10;
-    o.backoff_initial_ms = 1;
-    o.backoff_max_ms = 5;
-    o.drain_grace_ms = 60'000;
+    WorkerOptions o = FastWorkerOptions("worker_0000000000000002", work_.path(), &clock_);
     o.once = true;
-    o.clock = &clock_;
     o.hard_exit = [](int) {};
     return o;
   }

@@ -15,6 +15,7 @@ namespace {
 
 using testing::FakeServer;
 using testing::FakeWorkerService;
+using testing::FastWorkerOptions;
 namespace v1 = ::modelpress::v1;
 
 v1::JobSpec PtqSpec() {
@@ -28,16 +29,7 @@ class LifecycleTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(work_.Create("lifecycle-test-").ok()); }
 
   WorkerOptions Options(Clock* clock) {
-    WorkerOptions o;
-    o.worker_id = "worker_0000000000000002";
-    o.engine_version = "test";
-    o.work_dir = work_.path();
-    o.lease_wait_ms = 50;
-    o.min_heartbeat_ms = 10;
-    o.backoff_initial_ms = 1;
-    o.backoff_max_ms = 5;
-    o.drain_grace_ms = 60'000;
-    o.clock = clock;
+    WorkerOptions o = FastWorkerOptions("worker_0000000000000002", work_.path(), clock);
     o.hard_exit = [this](int code) {
       absl::MutexLock lock(&mu_);
       exit_codes_.push_back(code);

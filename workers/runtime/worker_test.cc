@@ -17,6 +17,7 @@ namespace {
 
 using testing::FakeServer;
 using testing::FakeWorkerService;
+using testing::FastWorkerOptions;
 namespace v1 = ::modelpress::v1;
 
 std::string Fixture(const std::string& name) {
@@ -47,17 +48,8 @@ class WorkerTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(work_.Create("worker-test-").ok()); }
 
   WorkerOptions Options(Clock* clock) {
-    WorkerOptions o;
-    o.worker_id = "worker_0000000000000001";
-    o.engine_version = "test";
-    o.work_dir = work_.path();
-    o.lease_wait_ms = 50;
-    o.min_heartbeat_ms = 10;
-    o.backoff_initial_ms = 1;
-    o.backoff_max_ms = 5;
-    o.drain_grace_ms = 60'000;
+    WorkerOptions o = FastWorkerOptions("worker_0000000000000001", work_.path(), clock);
     o.once = true;
-    o.clock = clock;
     o.hard_exit = [this](int code) { exit_codes.push_back(code); };
     return o;
   }
