@@ -318,7 +318,7 @@ class Im2ColWriter final : public BPanelWriter {
 
 std::unique_ptr<PackedConvWeights> PackedConvWeights::Pack(const Conv2dParams& p, const float* w) {
   const conv_internal::ShiftKind shift = conv_internal::ChooseShift(p);
-  if (shift == conv_internal::ShiftKind::kGemm) {
+  if (shift == conv_internal::ShiftKind::kGemm || shift == conv_internal::ShiftKind::kWinograd) {
     auto packed = std::make_unique<PackedConvWeights>();
     packed->shift_.resize(static_cast<size_t>(conv_internal::ShiftWeightFloats(p)));
     conv_internal::PackShiftWeights(p, w, packed->shift_.data());
@@ -355,7 +355,7 @@ void Conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
     conv_internal::ShiftConv2d(p, shift, x, w, bias, y, pool, residual);
     return;
   }
-  if (shift == conv_internal::ShiftKind::kGemm) {
+  if (shift == conv_internal::ShiftKind::kGemm || shift == conv_internal::ShiftKind::kWinograd) {
     std::vector<float> local;
     const float* wp = packed != nullptr ? packed->shift() : nullptr;
     if (wp == nullptr) {

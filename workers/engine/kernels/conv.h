@@ -26,7 +26,15 @@
 //     x86 AVX2/AVX-512, one group with C_out a multiple of 2+ vectors, a kernel larger than
 //     1x1 and output planes of at most 256 positions (conv_cvec.cc): lanes over output
 //     channels, positions dense (no padded grid, no phase planes), the [position][channel]
-//     result transposed into y;
+//     result transposed into y; 1x1 kernels with strides and no padding
+//     (conv_pointwise.cc) sample blocks of images densely and run the pointwise kernel;
+//   - Winograd F(2x2, 3x3) (conv_winograd.cc; on x86 AVX2, where it is measured faster:
+//     3x3, stride 1, dilation 1, one group, 8..256 channels in and out, output planes of at
+//     least 10x10): 16 multiplies per 2x2 outputs and input channel instead of 36, as 16
+//     GEMMs between transformed weights (packed once) and transformed 4x4 input tiles. It
+//     reassociates the sum, so its results differ from the other paths by rounding (tested
+//     against an exact double convolution: within a small factor of the direct fp32
+//     reference's own error);
 //   - direct (C_out/G <= 4 and K <= 32, else as below): Highway loops over a zero-padded
 //     copy of the group's input planes, vectorised across output columns (stride 1 and 2),
 //     4 output channels per input load; no GEMM;
@@ -100,7 +108,8 @@ class PackedConvWeights {
   // Null when Conv2d reads w as given for these parameters (direct loops, 1-D filter).
   static std::unique_ptr<PackedConvWeights> Pack(const Conv2dParams& p, const float* w);
   const PackedA& group(int64_t g) const { return *groups_[static_cast<size_t>(g)]; }
-  // The shifted-plane GEMM's panels (empty when that path is not used).
+  // The shifted-plane GEMM's panels, or the Winograd path's transformed weights (empty when
+  // neither path is used).
   const float* shift() const { return shift_.data(); }
 
  private:

@@ -36,21 +36,43 @@ void PadImages(const Conv2dParams& p, int64_t cin_g, const float* x, int64_t x_s
 // Shifted-plane convolution (conv_shift.cc, whose file comment describes it): Conv2d's
 // path for images whose staged planes fit in L2.
 enum class ShiftKind {
-  kNone,  // not used: im2col + GEMM or the direct loops
-  kGemm,  // GEMM form, weights packed by PackShiftWeights
-  kFir,   // one input channel per group and fewer than 4 outputs each: w read as given
+  kNone,      // not used: im2col + GEMM or the direct loops
+  kGemm,      // GEMM form, weights packed by PackShiftWeights
+  kWinograd,  // UseWinograd(p): WinogradConv2d, weights packed by PackShiftWeights
+  kFir,       // one input channel per group and fewer than 4 outputs each: w read as given
 };
 constexpr int64_t kShiftPanel = 8;    // rows per packed weight panel
 constexpr int64_t kShiftMaxK = 1152;  // longest K (Cin/G * kh * kw) for the GEMM form
 ShiftKind ChooseShift(const Conv2dParams& p);
-// Packed weights: per group g, ceil(Cout_g / 8) panels of K x 8 floats,
+// Packed weights (kWinograd: PackWinogradWeights' layout instead): per group g,
+// ceil(Cout_g / 8) panels of K x 8 floats,
 //   out[(g*m_pad + 8*i)*K + kk*8 + r] = w[g*Cout_g + 8*i + r][kk] (0 for rows >= Cout_g),
 // m_pad = RoundUp(Cout_g, 8); ShiftWeightFloats(p) floats in all.
 int64_t ShiftWeightFloats(const Conv2dParams& p);
 void PackShiftWeights(const Conv2dParams& p, const float* w, float* out);
-// Conv2d for ChooseShift(p) == kind != kNone; w is packed for kGemm, as given for kFir.
+// Conv2d for ChooseShift(p) == kind != kNone; w is packed for kGemm and kWinograd, as given
+// for kFir.
 void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,
                  const float* bias, float* y, ThreadPool* pool, const float* residual);
+
+// Winograd F(2x2, 3x3) convolution (conv_winograd.cc, whose file comment describes it), which
+// ChooseShift picks before anything else when UseWinograd(p): an x86 AVX2 or AVX-512 target
+// (where it is measured faster), one group, a 3x3 kernel with stride 1 and dilation 1 (any
+// padding), output planes of at least kWinogradMinPlane rows and columns (smaller ones waste
+// too many tile slots), C_in and C_out at least the target's minimum (8 on AVX2, 32 on
+// AVX-512: WinogradMinChannelsImpl) and at most kWinogradMaxChannels. The choice does not
+// depend on the pool.
+// Weights: per transform element xi < 16 and panel of kWinogradPanel output channels,
+//   out[((xi*panels + o/4)*C_in + c)*4 + o%4] = (G w[o][c] G^T)[xi/4][xi%4] (0 for o >= C_out),
+// WinogradWeightFloats(p) floats in all.
+constexpr int64_t kWinogradPanel = 4;
+constexpr int64_t kWinogradMinPlane = 10;
+constexpr int64_t kWinogradMaxChannels = 256;
+bool UseWinograd(const Conv2dParams& p);
+int64_t WinogradWeightFloats(const Conv2dParams& p);
+void PackWinogradWeights(const Conv2dParams& p, const float* w, float* out);
+void WinogradConv2d(const Conv2dParams& p, const float* x, const float* u, const float* bias,
+                    float* y, ThreadPool* pool, const float* residual);
 
 // Pointwise convolution (conv_pointwise.cc), which ShiftConv2d runs for its GEMM form when
 // UsePointwise(p): kernel 1x1, stride 1, no padding and in_h * in_w >= the dispatched
@@ -59,6 +81,14 @@ void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const fl
 bool UsePointwise(const Conv2dParams& p);
 void PointwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                      float* y, ThreadPool* pool, const float* residual);
+
+// Strided pointwise convolution (conv_pointwise.cc), which ShiftConv2d runs for its GEMM form
+// when UseStridedPointwise(p): kernel 1x1, a stride above 1, no padding and an output plane
+// of at least the target's vector lanes. Blocks of images are sampled (x[.., oh*s_h, ow*s_w])
+// into a dense buffer that PointwiseConv2d convolves (same sums, so the same bytes).
+bool UseStridedPointwise(const Conv2dParams& p);
+void StridedPointwiseConv2d(const Conv2dParams& p, const float* x, const float* w,
+                            const float* bias, float* y, ThreadPool* pool, const float* residual);
 
 // Channel-vectorised direct convolution (conv_cvec.cc), which ShiftConv2d runs for its GEMM
 // form when UseCvec(p, pool): one group, C_out a multiple of the lanes and at least two

@@ -139,6 +139,58 @@ HWY_EXPORT(PointwiseImpl);
 
 namespace conv_internal {
 
+namespace {
+
+// The stride-1 convolution over the sampled input (conv_internal.h, UseStridedPointwise).
+Conv2dParams Sampled(const Conv2dParams& p) {
+  Conv2dParams q = p;
+  q.in_h = p.out_h;
+  q.in_w = p.out_w;
+  q.stride_h = q.stride_w = 1;
+  return q;
+}
+
+}  // namespace
+
+bool UseStridedPointwise(const Conv2dParams& p) {
+  return p.kernel_h == 1 && p.kernel_w == 1 && (p.stride_h > 1 || p.stride_w > 1) &&
+         p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 &&
+         UsePointwise(Sampled(p));
+}
+
+void StridedPointwiseConv2d(const Conv2dParams& p, const float* x, const float* w,
+                            const float* bias, float* y, ThreadPool* pool, const float* residual) {
+  const int64_t in_plane = p.in_h * p.in_w, out_plane = p.out_h * p.out_w;
+  // Blocks of images whose sampled input (in L2) feeds PointwiseConv2d, one block per item.
+  const int64_t images =
+      std::clamp<int64_t>((int64_t{32} << 10) / (p.in_channels * out_plane), 1, p.batch);
+  const int64_t blocks = (p.batch + images - 1) / images;
+  auto run = [&](int64_t begin, int64_t end) {
+    float* sampled = Scratch(static_cast<size_t>(images * p.in_channels * out_plane), 1);
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t n0 = blk * images, n = std::min(images, p.batch - n0);
+      for (int64_t c = 0; c < n * p.in_channels; ++c) {
+        const float* src = x + (n0 * p.in_channels + c) * in_plane;
+        float* dst = sampled + c * out_plane;
+        for (int64_t oh = 0; oh < p.out_h; ++oh) {
+          const float* row = src + oh * p.stride_h * p.in_w;
+          for (int64_t ow = 0; ow < p.out_w; ++ow) dst[oh * p.out_w + ow] = row[ow * p.stride_w];
+        }
+      }
+      Conv2dParams q = Sampled(p);
+      q.batch = n;
+      const int64_t at = n0 * p.out_channels * out_plane;
+      PointwiseConv2d(q, sampled, w, bias, y + at, nullptr,
+                      residual != nullptr ? residual + at : nullptr);
+    }
+  };
+  if (pool != nullptr && pool->num_threads() > 1 && blocks > 1) {
+    pool->ParallelFor(blocks, 1, run);
+  } else {
+    run(0, blocks);
+  }
+}
+
 bool UsePointwise(const Conv2dParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
          p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 &&

@@ -249,6 +249,7 @@ void Unstage(const Conv2dParams& p, const Geometry& g, const float* out, const f
 }  // namespace
 
 ShiftKind ChooseShift(const Conv2dParams& p) {
+  if (UseWinograd(p)) return ShiftKind::kWinograd;
   const int64_t cin_g = p.in_channels / p.group, cout_g = p.out_channels / p.group;
   const int64_t k = cin_g * p.kernel_h * p.kernel_w;
   const Geometry g = MakeGeometry(p, ShiftKind::kGemm);
@@ -267,11 +268,16 @@ ShiftKind ChooseShift(const Conv2dParams& p) {
 }
 
 int64_t ShiftWeightFloats(const Conv2dParams& p) {
+  if (UseWinograd(p)) return WinogradWeightFloats(p);
   const int64_t cin_g = p.in_channels / p.group, cout_g = p.out_channels / p.group;
   return p.group * RoundUp(cout_g, kShiftPanel) * cin_g * p.kernel_h * p.kernel_w;
 }
 
 void PackShiftWeights(const Conv2dParams& p, const float* w, float* out) {
+  if (UseWinograd(p)) {
+    PackWinogradWeights(p, w, out);
+    return;
+  }
   const int64_t cout_g = p.out_channels / p.group;
   const int64_t k = p.in_channels / p.group * p.kernel_h * p.kernel_w;
   const int64_t m_pad = RoundUp(cout_g, kShiftPanel);
@@ -286,8 +292,16 @@ void PackShiftWeights(const Conv2dParams& p, const float* w, float* out) {
 
 void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,
                  const float* bias, float* y, ThreadPool* pool, const float* residual) {
+  if (kind == ShiftKind::kWinograd) {
+    WinogradConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
   if (kind == ShiftKind::kGemm && UsePointwise(p)) {  // nothing to stage
     PointwiseConv2d(p, x, w, bias, y, pool, residual);
+    return;
+  }
+  if (kind == ShiftKind::kGemm && UseStridedPointwise(p)) {  // sampled, then as above
+    StridedPointwiseConv2d(p, x, w, bias, y, pool, residual);
     return;
   }
   if (kind == ShiftKind::kGemm && UseCvec(p, pool)) {  // dense positions, no phases

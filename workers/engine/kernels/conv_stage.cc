@@ -12,6 +12,8 @@
 #define HWY_TARGET_INCLUDE "workers/engine/kernels/conv_stage.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+// Must follow highway.h (per-target header).
+#include "workers/engine/kernels/conv_span-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mp::kernels {
@@ -21,51 +23,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 using D = hn::ScalableTag<float>;
 using V = hn::Vec<D>;
 constexpr int64_t kL = static_cast<int64_t>(hn::MaxLanes(D()));
-
-// dst[i] = src[i] for i < n, with whole vectors (the last one overlapping the previous)
-// of the widest tag that fits n; never touches memory outside [src, src+n) / [dst, dst+n).
-template <class DT>
-HWY_INLINE bool CopySpanWith(DT d, const float* src, float* dst, int64_t n) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  if (n < lanes) return false;
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
-  if (i < n) hn::StoreU(hn::LoadU(d, src + n - lanes), d, dst + n - lanes);
-  return true;
-}
-
-HWY_INLINE void CopySpan(const float* src, float* dst, int64_t n) {
-  if (CopySpanWith(D(), src, dst, n)) return;
-  if (CopySpanWith(hn::CappedTag<float, 8>(), src, dst, n)) return;
-  if (CopySpanWith(hn::CappedTag<float, 4>(), src, dst, n)) return;
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-}
-
-// dst[i] = clamp(src[i] + res[i], lo, hi) for i < n (res does not overlap dst, so the
-// overlapping last vector recomputes the same values).
-template <class DT>
-HWY_INLINE bool AddClampSpanWith(DT d, const float* src, const float* res, float lo, float hi,
-                                 float* dst, int64_t n) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  if (n < lanes) return false;
-  const auto vlo = hn::Set(d, lo), vhi = hn::Set(d, hi);
-  auto one = [&](int64_t i) {
-    const auto v = hn::Add(hn::LoadU(d, src + i), hn::LoadU(d, res + i));
-    hn::StoreU(hn::Min(hn::Max(v, vlo), vhi), d, dst + i);
-  };
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) one(i);
-  if (i < n) one(n - lanes);
-  return true;
-}
-
-HWY_INLINE void AddClampSpan(const float* src, const float* res, float lo, float hi, float* dst,
-                             int64_t n) {
-  if (AddClampSpanWith(D(), src, res, lo, hi, dst, n)) return;
-  if (AddClampSpanWith(hn::CappedTag<float, 8>(), src, res, lo, hi, dst, n)) return;
-  if (AddClampSpanWith(hn::CappedTag<float, 4>(), src, res, lo, hi, dst, n)) return;
-  for (int64_t i = 0; i < n; ++i) dst[i] = std::min(std::max(src[i] + res[i], lo), hi);
-}
 
 // Copies `rows` rows of `width` floats from src (row pitch src_pitch) to dst (rows packed,
 // pitch width); with `res` (dst's layout), dst = clamp(src + res, lo, hi) instead.
@@ -77,9 +34,9 @@ void UnstageRowsImpl(const float* src, int64_t src_pitch, const float* res, floa
   }
   for (int64_t r = 0; r < rows; ++r) {
     if (res == nullptr) {
-      CopySpan(src + r * src_pitch, dst + r * width, width);
+      span::CopySpan(src + r * src_pitch, dst + r * width, width);
     } else {
-      AddClampSpan(src + r * src_pitch, res + r * width, lo, hi, dst + r * width, width);
+      span::AddClampSpan(src + r * src_pitch, res + r * width, lo, hi, dst + r * width, width);
     }
   }
 }
@@ -99,7 +56,7 @@ void AddClampImpl(const float* res, float lo, float hi, int64_t n, float* y) {
 // dst[j] = src[j * stride] for j < n; reads only those elements.
 HWY_INLINE void GatherStrided(const float* src, int64_t stride, float* dst, int64_t n) {
   if (stride == 1) {
-    CopySpan(src, dst, n);
+    span::CopySpan(src, dst, n);
     return;
   }
   int64_t j = 0;
@@ -136,7 +93,7 @@ void StageStride2(const conv_internal::StageArgs& g, float* out) {
     for (int64_t c = 0; c < g.channels; ++c) {
       const float* src = g.x + img * g.x_stride + c * g.in_plane;
       for (int64_t ih = 0; ih < g.in_h; ++ih) {
-        CopySpan(src + ih * g.in_w, rows + ih * row_pitch + g.pad_left, g.in_w);
+        span::CopySpan(src + ih * g.in_w, rows + ih * row_pitch + g.pad_left, g.in_w);
       }
       for (int64_t a = 0; a < g.ph_h; ++a) {
         const int64_t g0 = img * g.r0 + g.pad_top - a;  // > -s_h
@@ -195,7 +152,7 @@ void StageBlockImpl(const conv_internal::StageArgs& g, float* out) {
           if (cols[b] <= 0) continue;
           float* dst = out + ((c * g.ph_h + a) * g.ph_w + b) * g.plane + i0 * g.pitch + j_lo[b];
           if (whole_rows) {
-            CopySpan(src, dst, (g.in_h - ih0) * g.in_w);
+            span::CopySpan(src, dst, (g.in_h - ih0) * g.in_w);
             continue;
           }
           const float* row = src + iw0[b];

@@ -191,6 +191,17 @@ const std::vector<Case>& ConvCases() {
       {7, 3, 5, 5, 32, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2},    // 5x5 kernel
       {6, 16, 9, 9, 32, 3, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 3: 3x3 outputs
       {37, 4, 7, 7, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   // blocks, the last partial
+      // Winograd F(2x2, 3x3) (conv_winograd.cc, x86 AVX2): 3x3 stride 1, planes >= 10.
+      {3, 8, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // the smallest taken
+      {2, 12, 13, 15, 9, 3, 3, 1},                           // no pads, odd 11x13, C_out 9
+      {1, 10, 12, 16, 20, 3, 3, 1, 1, 1, 1, 1, 2, 1, 0, 2},  // asymmetric pads: 12x17
+      {5, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // chunks across images
+      {2, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // chunks inside an image
+      {1, 9, 11, 40, 12, 3, 3, 1, 1, 1, 1, 1, 3, 3, 3, 3},   // pads 3: outputs in padding
+      // Strided pointwise (1x1, stride > 1, no pad): sampled blocks, then PointwiseConv2d.
+      {23, 16, 28, 28, 32, 1, 1, 1, 2, 2},  // ResNet's shortcut; blocks, the last partial
+      {3, 5, 13, 17, 7, 1, 1, 1, 3, 2},     // strides 3x2, odd sizes: 5x9 outputs
+      {2, 8, 9, 40, 6, 1, 1, 2, 1, 4},      // groups, stride_w only
   };
   return cases;
 }
@@ -312,6 +323,101 @@ TEST(Conv2d, CvecPathIsTaken) {
     EXPECT_GT(taken, 0);
   }
 #endif
+}
+
+// The Winograd path runs on x86 AVX2 and AVX-512 for 3x3 stride-1 convolutions with enough
+// channels (8 and 32) and large enough planes; not for strides, dilations, groups, other
+// kernels or small shapes.
+TEST(Conv2d, WinogradPathIsTaken) {
+  const Conv2dParams p = MakeParams({2, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false);
+  const Conv2dParams narrow =
+      MakeParams({2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false);
+  const Case declined[] = {
+      {2, 16, 14, 14, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  // stride 2
+      {2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2},  // dilation 2
+      {2, 16, 14, 14, 32, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},  // groups
+      {2, 16, 14, 14, 32, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2},  // 5x5
+      {2, 16, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // 7x7 plane
+      {2, 4, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   // 4 input channels
+      {1, 300, 14, 14, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // 300 input channels
+  };
+  int taken = 0, narrow_taken = 0;
+  ForEachTarget([&] {
+    taken += conv_internal::UseWinograd(p) ? 1 : 0;
+    narrow_taken += conv_internal::UseWinograd(narrow) ? 1 : 0;
+    for (const Case& c : declined) EXPECT_FALSE(conv_internal::UseWinograd(MakeParams(c, false)));
+  });
+  int avx2 = 0, avx512 = 0;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    avx2 += target == HWY_AVX2 ? 1 : 0;
+    avx512 += target == HWY_AVX3 || target == HWY_AVX3_DL ? 1 : 0;
+  }
+  EXPECT_EQ(narrow_taken, avx2);  // 16 channels: AVX2 only
+  EXPECT_EQ(taken, avx2 + avx512);
+}
+
+// 1x1 convolutions with strides and no padding are sampled and run by the pointwise kernel.
+TEST(Conv2d, StridedPointwisePathIsTaken) {
+  const Conv2dParams p = MakeParams({2, 16, 28, 28, 32, 1, 1, 1, 2, 2}, false);
+  const Conv2dParams padded =
+      MakeParams({2, 16, 28, 28, 32, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1}, false);
+  const Conv2dParams unit = MakeParams({2, 16, 28, 28, 32, 1, 1, 1}, false);
+  const Conv2dParams three = MakeParams({2, 16, 28, 28, 32, 3, 3, 1, 2, 2}, false);
+  ForEachTarget([&] {
+    EXPECT_TRUE(conv_internal::UseStridedPointwise(p));
+    EXPECT_FALSE(conv_internal::UseStridedPointwise(padded));
+    EXPECT_FALSE(conv_internal::UseStridedPointwise(unit));
+    EXPECT_FALSE(conv_internal::UseStridedPointwise(three));
+  });
+}
+
+// Winograd reassociates the sum: its error against an exact (double) convolution stays at
+// rounding level, within a small factor of the direct fp32 reference's own error.
+TEST(Conv2d, WinogradErrorIsRoundingLevel) {
+  for (const Case& c : {Case{4, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+                        Case{2, 64, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}}) {
+    const Conv2dParams p = MakeParams(c, false);
+    const auto x = RandomVector(InSize(p), 70);
+    const auto w = RandomVector(c.cout * c.cin * 9, 71);
+    const auto b = RandomVector(c.cout, 72);
+    std::vector<double> exact(static_cast<size_t>(OutSize(p)));
+    for (int64_t n = 0; n < p.batch; ++n) {
+      for (int64_t o = 0; o < p.out_channels; ++o) {
+        for (int64_t oh = 0; oh < p.out_h; ++oh) {
+          for (int64_t ow = 0; ow < p.out_w; ++ow) {
+            double sum = b[static_cast<size_t>(o)];
+            for (int64_t ci = 0; ci < p.in_channels; ++ci) {
+              for (int64_t i = 0; i < 3; ++i) {
+                for (int64_t j = 0; j < 3; ++j) {
+                  const int64_t ih = oh - p.pad_top + i, iw = ow - p.pad_left + j;
+                  if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) continue;
+                  sum +=
+                      double{w[static_cast<size_t>(((o * p.in_channels + ci) * 3 + i) * 3 + j)]} *
+                      x[static_cast<size_t>(((n * p.in_channels + ci) * p.in_h + ih) * p.in_w +
+                                            iw)];
+                }
+              }
+            }
+            exact[static_cast<size_t>(((n * p.out_channels + o) * p.out_h + oh) * p.out_w + ow)] =
+                sum;
+          }
+        }
+      }
+    }
+    auto max_error = [&](const std::vector<float>& got) {
+      double e = 0;
+      for (size_t i = 0; i < got.size(); ++i) e = std::max(e, std::abs(got[i] - exact[i]));
+      return e;
+    };
+    std::vector<float> ref(static_cast<size_t>(OutSize(p)));
+    Conv2dReference(p, x.data(), w.data(), b.data(), ref.data());
+    const double ref_error = max_error(ref);
+    ForEachTarget([&] {
+      std::vector<float> got(static_cast<size_t>(OutSize(p)));
+      Conv2d(p, x.data(), w.data(), b.data(), got.data());
+      EXPECT_LE(max_error(got), 8 * ref_error + 1e-6) << "reference error " << ref_error;
+    });
+  }
 }
 
 TEST(Conv2d, ThreadCountInvariant) {

@@ -25,8 +25,10 @@ namespace mp::kernels {
 namespace {
 
 // How long a thread polls before blocking on a condition variable: long enough to catch
-// back-to-back ParallelFor calls, short enough not to steal a shared core for long.
-constexpr auto kSpinTime = std::chrono::microseconds(30);
+// back-to-back ParallelFor calls (a model's ops run a few single-threaded microseconds to
+// tens of them apart; a sleeping worker's wake-up costs far more on a VM), short enough not
+// to steal a shared core for long.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
