@@ -320,8 +320,7 @@ std::unique_ptr<PackedConvWeights> PackedConvWeights::Pack(const Conv2dParams& p
   const conv_internal::ShiftKind shift = conv_internal::ChooseShift(p);
   if (shift == conv_internal::ShiftKind::kGemm || shift == conv_internal::ShiftKind::kWinograd) {
     auto packed = std::make_unique<PackedConvWeights>();
-    packed->shift_.resize(static_cast<size_t>(conv_internal::ShiftWeightFloats(p)));
-    conv_internal::PackShiftWeights(p, w, packed->shift_.data());
+    packed->shift_ = conv_internal::PackShiftWeights(p, shift, w);
     return packed;
   }
   if (shift == conv_internal::ShiftKind::kFir || UseDirect(p)) return nullptr;
@@ -359,8 +358,7 @@ void Conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
     std::vector<float> local;
     const float* wp = packed != nullptr ? packed->shift() : nullptr;
     if (wp == nullptr) {
-      local.resize(static_cast<size_t>(conv_internal::ShiftWeightFloats(p)));
-      conv_internal::PackShiftWeights(p, w, local.data());
+      local = conv_internal::PackShiftWeights(p, shift, w);
       wp = local.data();
     }
     conv_internal::ShiftConv2d(p, shift, x, wp, bias, y, pool, residual);

@@ -37,12 +37,6 @@ using V = hn::Vec<D>;
 constexpr int64_t kL = static_cast<int64_t>(hn::MaxLanes(D()));
 constexpr int64_t kMaxNP = conv_internal::kCvecPositions;
 
-// Lanes of the dispatched target on x86 AVX2 and AVX-512 (whose register counts the tiles
-// are sized for), else 0.
-int64_t CvecLanesImpl() {
-  return HWY_MAX_BYTES >= 32 && HWY_ARCH_X86 ? static_cast<int64_t>(hn::Lanes(D())) : 0;
-}
-
 #if HWY_MAX_BYTES >= 32 && HWY_ARCH_X86
 // out[j*cout + v*L + l] = bias[v*L + l] + sum_kk w[kk*cout + v*L + l] * x[pos[j] + off[kk]]
 // for j < kNP, v < NV.
@@ -178,7 +172,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace mp::kernels {
-HWY_EXPORT(CvecLanesImpl);
 HWY_EXPORT(CvecBlockImpl);
 HWY_EXPORT(CvecCopyOutImpl);
 
@@ -192,7 +185,8 @@ constexpr int64_t kCvecBlockFloats = int64_t{64} << 10;
 
 bool UseCvec(const Conv2dParams& p, const ThreadPool* pool) {
   if (p.group != 1) return false;
-  const int64_t lanes = HWY_DYNAMIC_DISPATCH(CvecLanesImpl)();
+  // The tiles are sized for the register counts of x86 AVX2 and AVX-512.
+  const int64_t lanes = X86VectorLanes();
   if (lanes == 0 || p.out_channels % lanes != 0 || p.out_channels < 2 * lanes) return false;
   if (p.out_h * p.out_w > kCvecMaxPlane) return false;
   // 1x1 kernels: K too short to pay for the transposed copy-out.

@@ -161,8 +161,6 @@ HWY_INLINE V LoadTap(D d, const float* row, int64_t base, int64_t s_w, int64_t i
 
 #endif
 
-int64_t DepthwiseLanesImpl() { return static_cast<int64_t>(hn::Lanes(D())); }
-
 // Planes [begin, end) of the batch (q = n*C + c).
 void DepthwiseImpl(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                    const float* res, float* y, int64_t begin, int64_t end) {
@@ -225,7 +223,6 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace mp::kernels {
 HWY_EXPORT(DepthwiseImpl);
-HWY_EXPORT(DepthwiseLanesImpl);
 
 namespace conv_internal {
 
@@ -235,7 +232,7 @@ namespace conv_internal {
 bool UseDepthwise(const Conv2dParams& p) {
   return p.in_channels == p.group && p.out_channels == p.group &&
          (p.stride_w == 1 || p.stride_w == 2) && p.kernel_w <= kDepthwiseMaxKw &&
-         4 * p.out_w >= 3 * HWY_DYNAMIC_DISPATCH(DepthwiseLanesImpl)();
+         4 * p.out_w >= 3 * TargetLanes();
 }
 
 void DepthwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,

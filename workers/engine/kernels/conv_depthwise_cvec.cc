@@ -32,11 +32,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 using D = hn::ScalableTag<float>;
 using V = hn::Vec<D>;
 
-// Lanes of the dispatched target on x86 AVX2 and AVX-512, else 0.
-int64_t DwCvecLanesImpl() {
-  return HWY_MAX_BYTES >= 32 && HWY_ARCH_X86 ? static_cast<int64_t>(hn::Lanes(D())) : 0;
-}
-
 // xt[((ih + pad_top)*wp + iw + pad_left)*L + c] = x[c*in_plane + ih*in_w + iw] for c < L
 // (the padding of xt is left as it is: zero).
 void DwTransposeInImpl(const Conv2dParams& p, const float* x, int64_t wp, float* xt) {
@@ -130,7 +125,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace mp::kernels {
-HWY_EXPORT(DwCvecLanesImpl);
 HWY_EXPORT(DwTransposeInImpl);
 HWY_EXPORT(DwComputeImpl);
 
@@ -138,7 +132,7 @@ namespace conv_internal {
 
 bool UseDepthwiseCvec(const Conv2dParams& p) {
   if (p.in_channels != p.group || p.out_channels != p.group) return false;
-  const int64_t lanes = HWY_DYNAMIC_DISPATCH(DwCvecLanesImpl)();
+  const int64_t lanes = X86VectorLanes();
   if (lanes == 0 || p.group % lanes != 0) return false;
   if (p.kernel_h * p.kernel_w > kDwCvecMaxTaps) return false;
   const int64_t hp = p.pad_top + p.in_h + p.pad_bottom, wp = p.pad_left + p.in_w + p.pad_right;
@@ -150,7 +144,7 @@ bool UseDepthwiseCvec(const Conv2dParams& p) {
 
 void DepthwiseCvecConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                          float* y, ThreadPool* pool, const float* residual) {
-  const int64_t lanes = HWY_DYNAMIC_DISPATCH(DwCvecLanesImpl)();
+  const int64_t lanes = X86VectorLanes();
   const int64_t channels = p.group, blocks = channels / lanes;
   const int64_t taps = p.kernel_h * p.kernel_w;
   const int64_t hp = p.pad_top + p.in_h + p.pad_bottom, wp = p.pad_left + p.in_w + p.pad_right;

@@ -37,14 +37,6 @@ using D = hn::ScalableTag<float>;
 using DI = hn::RebindToSigned<D>;
 using V = hn::Vec<D>;
 
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-constexpr bool kFlatSupported = true;
-#else
-constexpr bool kFlatSupported = false;
-#endif
-
-// Lanes of the dispatched target, 0 where the flat path is not compiled.
-int64_t FlatLanesImpl() { return kFlatSupported ? static_cast<int64_t>(hn::Lanes(D())) : 0; }
 // Whether the target reads its masks as bits (FlatPlan::masks).
 bool FlatBitsImpl() { return HWY_TARGET <= HWY_AVX3; }
 
@@ -136,7 +128,6 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace mp::kernels {
 HWY_EXPORT(DepthwiseFlatImpl);
-HWY_EXPORT(FlatLanesImpl);
 HWY_EXPORT(FlatBitsImpl);
 
 namespace conv_internal {
@@ -147,7 +138,7 @@ bool UseDepthwiseFlat(const Conv2dParams& p) {
   if (p.pad_left + p.pad_right != (p.kernel_w - 1) * p.dilation_w) return false;
   if (p.pad_top + p.pad_bottom != (p.kernel_h - 1) * p.dilation_h) return false;
   if (p.kernel_h * p.kernel_w > kFlatMaxTaps) return false;
-  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FlatLanesImpl)();
+  const int64_t lanes = X86VectorLanes();
   // Rows of at most half a vector (wider ones waste few lanes in the other paths).
   return lanes > 0 && 2 * p.in_w <= lanes && p.in_h * p.in_w <= kFlatMaxPlane;
 }
@@ -182,8 +173,7 @@ FlatPlan MakeFlatPlan(const Conv2dParams& p, int64_t lanes, bool bits) {
 
 void DepthwiseFlatConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                          float* y, ThreadPool* pool, const float* residual) {
-  const FlatPlan plan =
-      MakeFlatPlan(p, HWY_DYNAMIC_DISPATCH(FlatLanesImpl)(), HWY_DYNAMIC_DISPATCH(FlatBitsImpl)());
+  const FlatPlan plan = MakeFlatPlan(p, X86VectorLanes(), HWY_DYNAMIC_DISPATCH(FlatBitsImpl)());
   const auto kernel = HWY_DYNAMIC_DISPATCH(DepthwiseFlatImpl);
   const int64_t planes = p.batch * p.out_channels;
   auto run = [&](int64_t begin, int64_t end) {

@@ -44,12 +44,11 @@ enum class ShiftKind {
 constexpr int64_t kShiftPanel = 8;    // rows per packed weight panel
 constexpr int64_t kShiftMaxK = 1152;  // longest K (Cin/G * kh * kw) for the GEMM form
 ShiftKind ChooseShift(const Conv2dParams& p);
-// Packed weights (kWinograd: PackWinogradWeights' layout instead): per group g,
-// ceil(Cout_g / 8) panels of K x 8 floats,
+// Packed weights for `kind` (kGemm or kWinograd; the latter: PackWinogradWeights). kGemm:
+// per group g, ceil(Cout_g / 8) panels of K x 8 floats,
 //   out[(g*m_pad + 8*i)*K + kk*8 + r] = w[g*Cout_g + 8*i + r][kk] (0 for rows >= Cout_g),
-// m_pad = RoundUp(Cout_g, 8); ShiftWeightFloats(p) floats in all.
-int64_t ShiftWeightFloats(const Conv2dParams& p);
-void PackShiftWeights(const Conv2dParams& p, const float* w, float* out);
+// m_pad = RoundUp(Cout_g, 8).
+std::vector<float> PackShiftWeights(const Conv2dParams& p, ShiftKind kind, const float* w);
 // Conv2d for ChooseShift(p) == kind != kNone; w is packed for kGemm and kWinograd, as given
 // for kFir.
 void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,
@@ -60,17 +59,14 @@ void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const fl
 // (where it is measured faster), one group, a 3x3 kernel with stride 1 and dilation 1 (any
 // padding), output planes of at least kWinogradMinPlane rows and columns (smaller ones waste
 // too many tile slots), C_in and C_out at least the target's minimum (8 on AVX2, 32 on
-// AVX-512: WinogradMinChannelsImpl) and at most kWinogradMaxChannels. The choice does not
-// depend on the pool.
+// AVX-512) and at most kWinogradMaxChannels. The choice does not depend on the pool.
 // Weights: per transform element xi < 16 and panel of kWinogradPanel output channels,
-//   out[((xi*panels + o/4)*C_in + c)*4 + o%4] = (G w[o][c] G^T)[xi/4][xi%4] (0 for o >= C_out),
-// WinogradWeightFloats(p) floats in all.
+//   out[((xi*panels + o/4)*C_in + c)*4 + o%4] = (G w[o][c] G^T)[xi/4][xi%4] (0 for o >= C_out).
 constexpr int64_t kWinogradPanel = 4;
 constexpr int64_t kWinogradMinPlane = 10;
 constexpr int64_t kWinogradMaxChannels = 256;
 bool UseWinograd(const Conv2dParams& p);
-int64_t WinogradWeightFloats(const Conv2dParams& p);
-void PackWinogradWeights(const Conv2dParams& p, const float* w, float* out);
+std::vector<float> PackWinogradWeights(const Conv2dParams& p, const float* w);
 void WinogradConv2d(const Conv2dParams& p, const float* x, const float* u, const float* bias,
                     float* y, ThreadPool* pool, const float* residual);
 
@@ -174,6 +170,17 @@ void UnstageRows(const float* src, int64_t src_pitch, const float* res, float lo
                  float* dst, int64_t width, int64_t rows);
 // y[i] = clamp(y[i] + residual[i], lo, hi) for i < n.
 void AddClamp(const float* residual, float lo, float hi, int64_t n, float* y);
+// out[(q*out_h + oh)*out_w + ow] = x[q*in_h*in_w + oh*stride_h*in_w + ow*stride_w] for
+// planes q < `planes` (p's geometry; reads only those elements).
+void SamplePlanes(const Conv2dParams& p, const float* x, int64_t planes, float* out);
+
+// The dispatched target's float lanes; X86VectorLanes: the same on x86 AVX2 and AVX-512
+// (the targets whose register counts the channel-vectorised and Winograd tiles are sized
+// for), else 0.
+int64_t TargetLanes();
+int64_t X86VectorLanes();
+
+inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 }  // namespace mp::kernels::conv_internal
 

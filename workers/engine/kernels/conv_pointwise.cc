@@ -39,8 +39,6 @@ constexpr int64_t kNV = 3;                            // vectors per tile
 constexpr int64_t kMR = HWY_MAX_BYTES >= 64 ? 8 : 4;  // rows per tile (divides the panel)
 constexpr int64_t kPanel = conv_internal::kShiftPanel;
 
-int64_t PointwiseLanesImpl() { return static_cast<int64_t>(hn::Lanes(D())); }
-
 // For r < rows (<= kMR), v < NV: out[v] + r*ld .. + L = clamp(bias[r] + sum_kk a[kk*kPanel + r]
 // * src[v][kk*ld_src + 0..L) (+ res[v] + r*ld), lo, hi).
 template <int64_t NV>
@@ -134,7 +132,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace mp::kernels {
-HWY_EXPORT(PointwiseLanesImpl);
 HWY_EXPORT(PointwiseImpl);
 
 namespace conv_internal {
@@ -169,14 +166,7 @@ void StridedPointwiseConv2d(const Conv2dParams& p, const float* x, const float* 
     float* sampled = Scratch(static_cast<size_t>(images * p.in_channels * out_plane), 1);
     for (int64_t blk = begin; blk < end; ++blk) {
       const int64_t n0 = blk * images, n = std::min(images, p.batch - n0);
-      for (int64_t c = 0; c < n * p.in_channels; ++c) {
-        const float* src = x + (n0 * p.in_channels + c) * in_plane;
-        float* dst = sampled + c * out_plane;
-        for (int64_t oh = 0; oh < p.out_h; ++oh) {
-          const float* row = src + oh * p.stride_h * p.in_w;
-          for (int64_t ow = 0; ow < p.out_w; ++ow) dst[oh * p.out_w + ow] = row[ow * p.stride_w];
-        }
-      }
+      SamplePlanes(p, x + n0 * p.in_channels * in_plane, n * p.in_channels, sampled);
       Conv2dParams q = Sampled(p);
       q.batch = n;
       const int64_t at = n0 * p.out_channels * out_plane;
@@ -194,13 +184,13 @@ void StridedPointwiseConv2d(const Conv2dParams& p, const float* x, const float* 
 bool UsePointwise(const Conv2dParams& p) {
   return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
          p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 &&
-         p.in_h * p.in_w >= HWY_DYNAMIC_DISPATCH(PointwiseLanesImpl)();
+         p.in_h * p.in_w >= TargetLanes();
 }
 
 void PointwiseConv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                      float* y, ThreadPool* pool, const float* residual) {
   const int64_t cin_g = p.in_channels / p.group, cout_g = p.out_channels / p.group;
-  const int64_t m_pad = (cout_g + kShiftPanel - 1) / kShiftPanel * kShiftPanel;
+  const int64_t m_pad = RoundUp(cout_g, kShiftPanel);
   const int64_t hw = p.in_h * p.in_w;
   std::vector<float> b(static_cast<size_t>(p.group * m_pad), 0.0f);
   for (int64_t g = 0; g < p.group; ++g) {

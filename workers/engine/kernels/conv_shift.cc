@@ -161,8 +161,6 @@ HWY_EXPORT(ShiftFir);
 namespace conv_internal {
 namespace {
 
-int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
 // Staged floats per work item (inputs and outputs together) aim for L2.
 constexpr int64_t kBlockFloats = int64_t{64} << 10;
 // Over-read margin after the staged planes and the output rows (vector tails).
@@ -267,20 +265,13 @@ ShiftKind ChooseShift(const Conv2dParams& p) {
   return ShiftKind::kGemm;
 }
 
-int64_t ShiftWeightFloats(const Conv2dParams& p) {
-  if (UseWinograd(p)) return WinogradWeightFloats(p);
-  const int64_t cin_g = p.in_channels / p.group, cout_g = p.out_channels / p.group;
-  return p.group * RoundUp(cout_g, kShiftPanel) * cin_g * p.kernel_h * p.kernel_w;
-}
-
-void PackShiftWeights(const Conv2dParams& p, const float* w, float* out) {
-  if (UseWinograd(p)) {
-    PackWinogradWeights(p, w, out);
-    return;
-  }
+std::vector<float> PackShiftWeights(const Conv2dParams& p, ShiftKind kind, const float* w) {
+  if (kind == ShiftKind::kWinograd) return PackWinogradWeights(p, w);
   const int64_t cout_g = p.out_channels / p.group;
   const int64_t k = p.in_channels / p.group * p.kernel_h * p.kernel_w;
   const int64_t m_pad = RoundUp(cout_g, kShiftPanel);
+  std::vector<float> packed(static_cast<size_t>(p.group * m_pad * k));
+  float* out = packed.data();
   for (int64_t g = 0; g < p.group; ++g) {
     for (int64_t m = 0; m < m_pad; ++m) {
       float* panel = out + (g * m_pad + m / kShiftPanel * kShiftPanel) * k + m % kShiftPanel;
@@ -288,6 +279,7 @@ void PackShiftWeights(const Conv2dParams& p, const float* w, float* out) {
       for (int64_t kk = 0; kk < k; ++kk) panel[kk * kShiftPanel] = m < cout_g ? src[kk] : 0.0f;
     }
   }
+  return packed;
 }
 
 void ShiftConv2d(const Conv2dParams& p, ShiftKind kind, const float* x, const float* w,

@@ -166,6 +166,20 @@ void StageBlockImpl(const conv_internal::StageArgs& g, float* out) {
   }
 }
 
+// out[(q*out_h + oh)*out_w + ow] = x[q*in_plane + oh*s_h*in_w + ow*s_w] for planes q.
+void SamplePlanesImpl(const Conv2dParams& p, const float* x, int64_t planes, float* out) {
+  const int64_t in_plane = p.in_h * p.in_w;
+  for (int64_t q = 0; q < planes; ++q) {
+    for (int64_t oh = 0; oh < p.out_h; ++oh) {
+      GatherStrided(x + q * in_plane + oh * p.stride_h * p.in_w, p.stride_w,
+                    out + (q * p.out_h + oh) * p.out_w, p.out_w);
+    }
+  }
+}
+
+int64_t TargetLanesImpl() { return static_cast<int64_t>(hn::Lanes(D())); }
+int64_t X86VectorLanesImpl() { return HWY_ARCH_X86 && HWY_MAX_BYTES >= 32 ? TargetLanesImpl() : 0; }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace mp::kernels
 HWY_AFTER_NAMESPACE();
@@ -175,6 +189,9 @@ namespace mp::kernels {
 HWY_EXPORT(UnstageRowsImpl);
 HWY_EXPORT(AddClampImpl);
 HWY_EXPORT(StageBlockImpl);
+HWY_EXPORT(SamplePlanesImpl);
+HWY_EXPORT(TargetLanesImpl);
+HWY_EXPORT(X86VectorLanesImpl);
 
 namespace conv_internal {
 
@@ -190,6 +207,14 @@ void UnstageRows(const float* src, int64_t src_pitch, const float* res, float lo
 void AddClamp(const float* residual, float lo, float hi, int64_t n, float* y) {
   HWY_DYNAMIC_DISPATCH(AddClampImpl)(residual, lo, hi, n, y);
 }
+
+void SamplePlanes(const Conv2dParams& p, const float* x, int64_t planes, float* out) {
+  HWY_DYNAMIC_DISPATCH(SamplePlanesImpl)(p, x, planes, out);
+}
+
+int64_t TargetLanes() { return HWY_DYNAMIC_DISPATCH(TargetLanesImpl)(); }
+
+int64_t X86VectorLanes() { return HWY_DYNAMIC_DISPATCH(X86VectorLanesImpl)(); }
 
 }  // namespace conv_internal
 }  // namespace mp::kernels

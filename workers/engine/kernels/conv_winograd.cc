@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "workers/engine/kernels/conv_internal.h"
 
@@ -41,8 +42,6 @@ using V = hn::Vec<D>;
 // Tile vectors per register tile: 4 x kNV accumulators within 32 (AVX-512) or 16 registers.
 constexpr int kNV = HWY_MAX_BYTES >= 64 ? 6 : 3;
 constexpr int64_t kRows = conv_internal::kWinogradPanel;  // output channels per panel
-
-inline int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // m[(r)*mp + n*L + l] = sum_c u[c*4 + r] * v[c*vp + n*L + l] for r < 4, n < NV.
 template <int NV>
@@ -72,15 +71,6 @@ HWY_INLINE void Gemm4(const float* HWY_RESTRICT u, const float* HWY_RESTRICT v, 
 #pragma GCC unroll 6
     for (int n = 0; n < NV; ++n) hn::StoreU(acc[r][n], d, m + r * mp + n * kL);
   }
-}
-
-// The fewest input and output channels for which the path is used on this target (0: not
-// used), from measurements: faster than the direct paths on x86 AVX2 (16 registers of 8
-// floats) from 8 channels; on AVX-512 the channel-vectorised path (conv_cvec.cc) is as fast
-// below 32 channels, where the transforms weigh more against the GEMMs.
-int64_t WinogradMinChannelsImpl() {
-  if (!HWY_ARCH_X86) return 0;
-  return HWY_MAX_BYTES == 32 ? 8 : HWY_MAX_BYTES == 64 ? 32 : 0;
 }
 
 // Calls fn(img, th0, th1, seg) for the pieces of tile rows [gr0, gr1) (tile row gr is row
@@ -115,12 +105,12 @@ void WinogradChunkImpl(const Conv2dParams& p, const float* x, const float* u, co
   const D d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t cin = p.in_channels, cout = p.out_channels;
-  const int64_t cout_pad = RoundUp(cout, kRows), panels = cout_pad / kRows;
+  const int64_t cout_pad = conv_internal::RoundUp(cout, kRows), panels = cout_pad / kRows;
   const int64_t tiles_h = (p.out_h + 1) / 2, tiles_w = (p.out_w + 1) / 2;
   const int64_t wp = 2 * tiles_w + 2;
   const int64_t segs = ForEachPiece(tiles_h, gr0, gr1, [](int64_t, int64_t, int64_t, int64_t) {});
   // Tile slots computed: all but the last segment's (which only feeds the row above it).
-  const int64_t qv = RoundUp((segs - 1) * (tiles_w + 1), lanes);
+  const int64_t qv = conv_internal::RoundUp((segs - 1) * (tiles_w + 1), lanes);
   const int64_t rl = wp + 2 * qv + 2;  // staged row: every deinterleaving load stays inside
   float* staged = conv_internal::Scratch(static_cast<size_t>(2 * cin * rl + 4 * qv), 1);
   float* out = staged + 2 * cin * rl;  // 2 output rows of 2 * qv
@@ -257,7 +247,6 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace mp::kernels {
 HWY_EXPORT(WinogradChunkImpl);
-HWY_EXPORT(WinogradMinChannelsImpl);
 
 namespace conv_internal {
 namespace {
@@ -278,17 +267,18 @@ bool UseWinograd(const Conv2dParams& p) {
       p.out_channels > kWinogradMaxChannels) {
     return false;
   }
-  const int64_t min_channels = HWY_DYNAMIC_DISPATCH(WinogradMinChannelsImpl)();
+  // Measured faster than the direct paths on x86 AVX2 (8 lanes) from 8 channels; on AVX-512
+  // the channel-vectorised path (conv_cvec.cc) is as fast below 32 channels, where the
+  // transforms weigh more against the GEMMs.
+  const int64_t lanes = X86VectorLanes();
+  const int64_t min_channels = lanes == 8 ? 8 : lanes == 16 ? 32 : 0;
   return min_channels > 0 && p.in_channels >= min_channels && p.out_channels >= min_channels;
 }
 
-int64_t WinogradWeightFloats(const Conv2dParams& p) {
-  return 16 * Panels(p) * kWinogradPanel * p.in_channels;
-}
-
-void PackWinogradWeights(const Conv2dParams& p, const float* w, float* out) {
+std::vector<float> PackWinogradWeights(const Conv2dParams& p, const float* w) {
   const int64_t cin = p.in_channels, panels = Panels(p);
-  std::fill(out, out + WinogradWeightFloats(p), 0.0f);
+  std::vector<float> packed(static_cast<size_t>(16 * panels * kWinogradPanel * cin), 0.0f);
+  float* out = packed.data();
   // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
   static constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   for (int64_t o = 0; o < p.out_channels; ++o) {
@@ -310,6 +300,7 @@ void PackWinogradWeights(const Conv2dParams& p, const float* w, float* out) {
       }
     }
   }
+  return packed;
 }
 
 void WinogradConv2d(const Conv2dParams& p, const float* x, const float* u, const float* bias,
