@@ -109,21 +109,24 @@ v1::JobSpec TrainingJobSpec(v1::JobKind kind, uint64_t seed) {
   return spec;
 }
 
+// The training data every spec below uses: images and labels, a quarter held out.
+template <typename Spec>
+Spec* WithTrainingData(Spec* spec) {
+  spec->set_train_dataset_id("data_0000000000000001");
+  spec->set_train_labels_dataset_id("data_0000000000000002");
+  spec->set_holdout(0.25);
+  return spec;
+}
+
 v1::JobSpec DistillSpec(uint64_t seed) {
   v1::JobSpec spec = TrainingJobSpec(v1::JOB_KIND_DISTILL, seed);
-  v1::DistillSpec* d = spec.mutable_distill();
-  d->set_train_dataset_id("data_0000000000000001");
-  d->set_train_labels_dataset_id("data_0000000000000002");
-  d->set_holdout(0.25);
+  WithTrainingData(spec.mutable_distill());
   return spec;
 }
 
 v1::JobSpec ComposeSpec(uint64_t seed) {
   v1::JobSpec spec = TrainingJobSpec(v1::JOB_KIND_COMPOSE, seed);
-  v1::ComposeSpec* c = spec.mutable_compose();
-  c->set_train_dataset_id("data_0000000000000001");
-  c->set_train_labels_dataset_id("data_0000000000000002");
-  c->set_holdout(0.25);
+  v1::ComposeSpec* c = WithTrainingData(spec.mutable_compose());
   c->mutable_prune()->set_epochs(1);
   c->mutable_prune()->set_batch_size(16);
   c->mutable_prune()->set_skip_latency(true);
@@ -134,10 +137,7 @@ v1::JobSpec ComposeSpec(uint64_t seed) {
 
 v1::JobSpec PruneSpec() {
   v1::JobSpec spec = TrainingJobSpec(v1::JOB_KIND_PRUNE, 3);
-  v1::PruneSpec* p = spec.mutable_prune();
-  p->set_train_dataset_id("data_0000000000000001");
-  p->set_train_labels_dataset_id("data_0000000000000002");
-  p->set_holdout(0.25);
+  v1::PruneSpec* p = WithTrainingData(spec.mutable_prune());
   p->set_recover("finetune");
   p->set_epochs(1);
   p->set_batch_size(16);
