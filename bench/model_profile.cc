@@ -1,14 +1,16 @@
 // mp_profile_model: where one model's inference time goes, per node (exec::RunOptions::timings).
 //
 //   mp_profile_model --model tests/fixtures/models/resnet.onnx [--batch 256] [--threads 1]
-//                    [--iters 10] [--avx2] [--fuse-qdq] [--bench]
+//                    [--iters 10] [--avx2] [--fuse-qdq] [--whole] [--bench]
 //
 // --fuse-qdq runs a QDQ model on the exact integer kernels (SessionOptions::fuse_qdq, what the
 // ptq recipe reports); without it the QDQ graph runs as written.
 // --avx2 forces Highway's AVX2 target (what AVX2-only machines run). --bench times whole
 // runs instead (bench/model_bench.py's "ours"): after 3 warm-up runs, one JSON line
 // {"mean_ms", "p50_ms", "min_ms", "cpu_ms"} with the wall latency of Session::Run and the
-// process's CPU time (all threads) per run.
+// process's CPU time (all threads) per run, and "slices", the batch slices Run uses (0: the
+// batch runs whole; session.h "batch slices"). --whole turns slicing off
+// (SessionOptions::split_batch) for A/B runs. Per-node timings always run the batch whole.
 //
 // Runs the model on a deterministic input of shape [batch, <declared dims>] (symbolic dims
 // = batch), once to warm up, then `iters` times, and prints each node's mean wall time and the
@@ -36,7 +38,7 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: mp_profile_model --model M.onnx [--batch B] [--threads T] [--iters N] "
-               "[--avx2] [--fuse-qdq] [--bench]\n");
+               "[--avx2] [--fuse-qdq] [--whole] [--bench]\n");
   return 2;
 }
 
@@ -47,7 +49,8 @@ double ProcessCpuMs() {
 }
 
 // --bench: whole-run wall and CPU time.
-int Bench(mp::exec::Session& session, const mp::exec::NamedTensors& feeds, int iters) {
+int Bench(mp::exec::Session& session, const mp::exec::NamedTensors& feeds, int iters,
+          size_t slices) {
   for (int i = 0; i < 3; ++i) {
     if (!session.Run(feeds).ok()) return 1;
   }
@@ -63,8 +66,10 @@ int Bench(mp::exec::Session& session, const mp::exec::NamedTensors& feeds, int i
   double sum = 0;
   for (double v : ms) sum += v;
   std::sort(ms.begin(), ms.end());
-  std::printf("{\"mean_ms\": %.4f, \"p50_ms\": %.4f, \"min_ms\": %.4f, \"cpu_ms\": %.4f}\n",
-              sum / iters, ms[ms.size() / 2], ms.front(), cpu);
+  std::printf(
+      "{\"mean_ms\": %.4f, \"p50_ms\": %.4f, \"min_ms\": %.4f, \"cpu_ms\": %.4f, "
+      "\"slices\": %zu}\n",
+      sum / iters, ms[ms.size() / 2], ms.front(), cpu, slices);
   return 0;
 }
 
@@ -75,6 +80,7 @@ int main(int argc, char** argv) {
   int64_t batch = 256;
   int threads = 1, iters = 10;
   bool bench = false;
+  bool whole = false;
   bool fuse_qdq = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -88,6 +94,10 @@ int main(int argc, char** argv) {
     }
     if (flag == "--bench") {
       bench = true;
+      continue;
+    }
+    if (flag == "--whole") {
+      whole = true;
       continue;
     }
     if (i + 1 >= argc) return Usage();
@@ -110,8 +120,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
     return 1;
   }
-  auto session =
-      mp::exec::Session::Create(*std::move(model), {.num_threads = threads, .fuse_qdq = fuse_qdq});
+  auto session = mp::exec::Session::Create(
+      *std::move(model), {.num_threads = threads, .fuse_qdq = fuse_qdq, .split_batch = !whole});
   if (!session.ok()) {
     std::fprintf(stderr, "%s\n", std::string(session.status().message()).c_str());
     return 1;
@@ -131,7 +141,22 @@ int main(int argc, char** argv) {
     }
     feeds.emplace_back(in.name, std::move(t));
   }
-  if (bench) return Bench(**session, feeds, iters);
+  std::vector<mp::tensor::Shape> shapes;
+  for (const auto& [name, t] : feeds) shapes.push_back(t.shape());
+  auto slicing = (*session)->GetBatchSlicing(shapes);
+  if (!slicing.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(slicing.status().message()).c_str());
+    return 1;
+  }
+  if (bench) return Bench(**session, feeds, iters, slicing->rows.size());
+  if (slicing->rows.empty()) {
+    std::printf("Run runs the batch whole: %s\n", slicing->whole_reason.c_str());
+  } else {
+    std::printf(
+        "Run slices the batch into %zu slices of %lld rows; these per-node timings run "
+        "it whole (--whole compares)\n",
+        slicing->rows.size(), static_cast<long long>(slicing->rows.front()));
+  }
   std::vector<mp::exec::NodeTiming> timings;
   if (auto warm = (*session)->Run(feeds); !warm.ok()) {
     std::fprintf(stderr, "%s\n", std::string(warm.status().message()).c_str());

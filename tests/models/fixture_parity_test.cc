@@ -77,6 +77,39 @@ TEST_P(FixtureParityTest, SameBytesForAnyThreadCount) {
   EXPECT_EQ(std::memcmp(one.raw_data(), three.raw_data(), one.byte_size()), 0) << model;
 }
 
+// 256 images (the 64 four times) run in batch slices where the model allows (session.h):
+// every block of 64 must still match ONNX Runtime, on 2 threads.
+TEST_P(FixtureParityTest, SlicedBatchOf256MatchesOnnxRuntime) {
+  const std::string model = GetParam();
+  auto imported = onnx::ImportModelFile(Fixture("models/" + model + ".onnx"));
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  auto session = exec::Session::Create(*std::move(imported), {.num_threads = 2});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const Tensor images = Load("data/images_64.npy");
+  const exec::IoInfo& input = (*session)->inputs().at(0);
+  const bool flat = input.shape.has_rank() && input.shape.rank() == 2;
+  Tensor batch =
+      Tensor::Zeros(tensor::DType::kFloat32, flat ? Shape{256, 784} : Shape{256, 1, 28, 28});
+  for (int copy = 0; copy < 4; ++copy) {
+    std::memcpy(static_cast<char*>(batch.mutable_raw_data()) + copy * images.byte_size(),
+                images.raw_data(), images.byte_size());
+  }
+  auto slicing = (*session)->GetBatchSlicing({batch.shape()});
+  ASSERT_TRUE(slicing.ok()) << slicing.status();
+  if (model == "resnet" || model == "mobilenet") {
+    EXPECT_GT(slicing->rows.size(), 1u) << model << " runs whole: " << slicing->whole_reason;
+  }
+  auto outs = (*session)->Run({{input.name, batch}});
+  ASSERT_TRUE(outs.ok()) << outs.status();
+  const Tensor& out = (*outs)[0].second;
+  const Tensor ref = Load("data/" + model + "_ort_out.npy");
+  ASSERT_EQ(out.num_elements(), 4 * ref.num_elements());
+  for (int copy = 0; copy < 4; ++copy) {
+    const Tensor block = Tensor::View(out, out.dtype(), ref.shape(), copy * ref.byte_size());
+    ExpectClose(block, ref, model + " images " + std::to_string(64 * copy) + ".. vs ONNX Runtime");
+  }
+}
+
 std::string ModelName(const ::testing::TestParamInfo<std::string>& param) { return param.param; }
 
 INSTANTIATE_TEST_SUITE_P(Models, FixtureParityTest,

@@ -35,10 +35,11 @@
 //          captured by value (Tensor copies are shallow and immutable once constant).
 //      Prepare must not run the computation on non-constant data: it has none.
 //
-//   3. Run(RunContext) — many times, possibly concurrently from several sessions but never
-//      concurrently on the same OpKernel instance. ctx.inputs[i] holds input i (undefined
-//      Tensor for an omitted optional input) with exactly the dtype/shape seen in Prepare.
-//      ctx.outputs[j] is PREALLOCATED by the session with the dtype/shape declared in
+//   3. Run(RunContext) — many times, possibly concurrently on the same OpKernel instance
+//      (a session runs slices of a batch side by side, each with its own tensors and
+//      pool): Run must not write the kernel's members; scratch is local. ctx.inputs[i] holds input
+//      i (undefined Tensor for an omitted optional input) with exactly the dtype/shape seen in
+//      Prepare. ctx.outputs[j] is PREALLOCATED by the session with the dtype/shape declared in
 //      Prepare (a view into the session arena; undefined for omitted output slots): write
 //      every element, never reallocate or reshape. Its initial contents are garbage. The
 //      output buffers never alias the inputs. Use ctx.pool (never null) for parallel loops;

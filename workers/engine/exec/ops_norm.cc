@@ -92,10 +92,11 @@ class LayerNormKernel : public OpKernel {
         bias_strides_(std::move(bias_strides)) {}
 
   absl::Status Run(RunContext& ctx) override {
-    const float* scale = Dense(ctx.inputs[1], scale_strides_, &scale_buf_);
+    std::vector<float> scale_buf, bias_buf;  // Run may be called concurrently (op.h)
+    const float* scale = Dense(ctx.inputs[1], scale_strides_, &scale_buf);
     const float* bias = nullptr;
     if (ctx.inputs.size() > 2 && ctx.inputs[2].defined()) {
-      bias = Dense(ctx.inputs[2], bias_strides_, &bias_buf_);
+      bias = Dense(ctx.inputs[2], bias_strides_, &bias_buf);
     }
     float* mean = ctx.outputs.size() > 1 && ctx.outputs[1].defined()
                       ? ctx.outputs[1].mutable_data<float>()
@@ -112,7 +113,7 @@ class LayerNormKernel : public OpKernel {
   // The parameter as n_ dense values: the tensor itself when it already has n_ elements,
   // else its broadcast expansion into `buf`.
   const float* Dense(const Tensor& t, const std::vector<int64_t>& strides,
-                     std::vector<float>* buf) {
+                     std::vector<float>* buf) const {
     if (t.num_elements() == n_) return t.data<float>();
     buf->resize(static_cast<size_t>(n_));
     const float* v = t.data<float>();
@@ -125,7 +126,6 @@ class LayerNormKernel : public OpKernel {
   float epsilon_;
   Shape param_shape_;
   std::vector<int64_t> scale_strides_, bias_strides_;
-  std::vector<float> scale_buf_, bias_buf_;
 };
 
 absl::StatusOr<PreparedOp> PrepareLayerNorm(const PrepareContext& ctx) {

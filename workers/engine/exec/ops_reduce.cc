@@ -43,11 +43,12 @@ class ReduceKernel : public OpKernel {
       return absl::OkStatus();
     }
     const float* src = x;
+    std::vector<float> buf_a, buf_b;  // Run may be called concurrently (op.h)
     for (size_t i = 0; i < passes_.size(); ++i) {
       const Pass& p = passes_[i];
       float* dst = y;
       if (i + 1 < passes_.size()) {
-        std::vector<float>& buf = i % 2 == 0 ? buf_a_ : buf_b_;
+        std::vector<float>& buf = i % 2 == 0 ? buf_a : buf_b;
         buf.resize(static_cast<size_t>(p.outer * p.inner));
         dst = buf.data();
       }
@@ -60,7 +61,6 @@ class ReduceKernel : public OpKernel {
  private:
   ReduceOp op_;
   std::vector<Pass> passes_;
-  std::vector<float> buf_a_, buf_b_;
 };
 
 // The opset from which `op_type` takes axes as input 1.

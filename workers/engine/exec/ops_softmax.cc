@@ -43,11 +43,11 @@ class SoftmaxKernel : public OpKernel {
       return absl::OkStatus();
     }
     const int rank = static_cast<int>(perm_.size());
-    scratch_.resize(static_cast<size_t>(rows_ * n_));
-    kernels::Transpose(rank, in_dims_.data(), perm_.data(), sizeof(float), x, scratch_.data(),
+    std::vector<float> scratch(static_cast<size_t>(rows_ * n_));  // Run may run concurrently
+    kernels::Transpose(rank, in_dims_.data(), perm_.data(), sizeof(float), x, scratch.data(),
                        ctx.pool);
-    Rows(scratch_.data(), scratch_.data(), ctx.pool);
-    kernels::Transpose(rank, moved_dims_.data(), inv_.data(), sizeof(float), scratch_.data(), y,
+    Rows(scratch.data(), scratch.data(), ctx.pool);
+    kernels::Transpose(rank, moved_dims_.data(), inv_.data(), sizeof(float), scratch.data(), y,
                        ctx.pool);
     return absl::OkStatus();
   }
@@ -65,7 +65,6 @@ class SoftmaxKernel : public OpKernel {
   int64_t rows_, n_;
   std::vector<int64_t> in_dims_, moved_dims_;
   std::vector<int> perm_, inv_;
-  std::vector<float> scratch_;
 };
 
 absl::StatusOr<PreparedOp> PrepareSoftmax(const PrepareContext& ctx) {

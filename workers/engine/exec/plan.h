@@ -57,6 +57,12 @@ struct Plan {
   int64_t arena_bytes = 0;
   int64_t intermediate_bytes = 0;  // sum of arena tensors' sizes
   int num_folded = 0;
+  // Micro-batching (batch_split.h), decided at the first Run of a fused plan: the rows of
+  // each slice in order (empty: run whole) and the plans for those sizes, largest first.
+  bool split_decided = false;
+  std::vector<int64_t> split_rows;
+  std::vector<std::unique_ptr<Plan>> split_plans;
+  std::string split_whole_reason;  // why split_rows is empty
 };
 
 struct PlanInputs {

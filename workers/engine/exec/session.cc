@@ -1,6 +1,7 @@
 // Session::Run, feed validation and the plan cache.
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -13,7 +14,9 @@ namespace mp::exec {
 namespace {
 
 using internal::Plan;
+using internal::Step;
 using internal::Storage;
+using internal::ValueSlot;
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -93,17 +96,9 @@ static absl::StatusOr<Plan*> GetPlan(Session::Impl& impl, const ir::Graph& graph
         return impl.plans.front().get();
       }
     }
-    internal::PlanInputs in{.graph = &graph,
-                            .opset = impl.opset,
-                            .schemas = impl.schemas,
-                            .feeds = impl.feeds,
-                            .feed_dtypes = dtypes,
-                            .feed_shapes = shapes,
-                            .feed_values = known,
-                            .max_tensor_bytes = options.max_tensor_bytes,
-                            .max_arena_bytes = options.max_arena_bytes,
-                            .pool = &impl.pool,
-                            .fuse = fuse};
+    internal::PlanInputs in =
+        internal::SessionPlanInputs(impl, graph, options, dtypes, shapes, fuse);
+    in.feed_values = known;
     absl::StatusOr<std::unique_ptr<Plan>> plan = internal::BuildPlan(in);
     if (plan.ok()) {
       (*plan)->value_key = value_key;
@@ -173,6 +168,94 @@ absl::StatusOr<std::vector<ValueType>> Session::InferTypes(const std::vector<Sha
   return types;
 }
 
+namespace internal {
+
+PlanInputs SessionPlanInputs(Session::Impl& impl, const ir::Graph& graph,
+                             const SessionOptions& options, std::span<const DType> dtypes,
+                             std::span<const Shape> shapes, bool fuse) {
+  return PlanInputs{.graph = &graph,
+                    .opset = impl.opset,
+                    .schemas = impl.schemas,
+                    .feeds = impl.feeds,
+                    .feed_dtypes = dtypes,
+                    .feed_shapes = shapes,
+                    .max_tensor_bytes = options.max_tensor_bytes,
+                    .max_arena_bytes = options.max_arena_bytes,
+                    .pool = &impl.pool,
+                    .fuse = fuse};
+}
+
+absl::Status GrowArena(Tensor& arena, int64_t bytes, int64_t max_bytes) {
+  if (arena.defined() && arena.byte_size() >= static_cast<size_t>(bytes)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(arena, Tensor::Allocate(DType::kUint8, Shape({std::max<int64_t>(bytes, 64)}),
+                                           max_bytes + 64));
+  return absl::OkStatus();
+}
+
+absl::Status ExecutePlan(const ir::Graph& graph, const Plan& plan,
+                         std::span<const Tensor* const> feeds, const Tensor& arena,
+                         const OutputFn& output, kernels::ThreadPool* pool,
+                         std::vector<Tensor>& values, const StepHook& after_step,
+                         std::vector<NodeTiming>* timings) {
+  // Materialise every value's tensor.
+  values.assign(plan.values.size(), Tensor());
+  for (size_t v = 0; v < plan.values.size(); ++v) {
+    const ValueSlot& s = plan.values[v];
+    switch (s.storage) {
+      case Storage::kNone:
+        break;
+      case Storage::kFeed:
+        values[v] = *feeds[static_cast<size_t>(s.feed_index)];
+        break;
+      case Storage::kConstant:
+        values[v] = s.constant;
+        break;
+      case Storage::kArena:
+        values[v] = Tensor::View(arena, s.dtype, s.shape, static_cast<size_t>(s.offset));
+        break;
+      case Storage::kOutput: {
+        ASSIGN_OR_RETURN(values[v], output(s, v));
+        break;
+      }
+    }
+  }
+  std::vector<Tensor> in, out;
+  for (const Step& step : plan.steps) {
+    in.assign(step.inputs.size(), Tensor());
+    out.assign(step.outputs.size(), Tensor());
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      if (step.inputs[i].valid()) in[i] = values[static_cast<size_t>(step.inputs[i].index)];
+    }
+    for (size_t j = 0; j < step.outputs.size(); ++j) {
+      if (step.outputs[j].valid()) out[j] = values[static_cast<size_t>(step.outputs[j].index)];
+    }
+    RunContext ctx{.inputs = in, .outputs = out, .pool = pool};
+    const int64_t start = timings != nullptr ? NowNanos() : 0;
+    const int64_t cpu_start = timings != nullptr ? ThreadCpuNanos() : 0;
+    RETURN_IF_ERROR(step.kernel->Run(ctx));
+    if (timings != nullptr) {
+      timings->push_back({graph.node(step.node).name(), step.label, NowNanos() - start,
+                          ThreadCpuNanos() - cpu_start});
+    }
+    if (after_step) RETURN_IF_ERROR(after_step(step, out));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+absl::StatusOr<BatchSlicing> Session::GetBatchSlicing(const std::vector<Shape>& input_shapes) {
+  ASSIGN_OR_RETURN(std::vector<DType> dtypes, DeclaredDTypes(inputs_, input_shapes));
+  absl::MutexLock lock(&impl_->mu);
+  ASSIGN_OR_RETURN(Plan * plan, GetPlan(*impl_, model_.graph, options_, dtypes, input_shapes,
+                                        nullptr, /*fuse=*/true));
+  if (!options_.split_batch) return BatchSlicing{.whole_reason = "split_batch is off"};
+  if (!plan->split_decided) {
+    internal::PlanSplit(*impl_, model_.graph, options_, dtypes, input_shapes, *plan);
+  }
+  return BatchSlicing{.rows = plan->split_rows, .whole_reason = plan->split_whole_reason};
+}
+
 absl::StatusOr<NamedTensors> Session::Run(const NamedTensors& feeds, const RunOptions& options) {
   const ir::Graph& graph = model_.graph;
   // Bind feeds by name.
@@ -223,55 +306,13 @@ absl::StatusOr<NamedTensors> Session::Run(const NamedTensors& feeds, const RunOp
   // Fused epilogues hide intermediates: only when no one asks to see them.
   const bool fuse = !options.observer && options.extra_outputs.empty();
   ASSIGN_OR_RETURN(Plan * plan, GetPlan(*impl_, graph, options_, dtypes, shapes, &feed_ptrs, fuse));
-  if (impl_->arena.byte_size() < static_cast<size_t>(plan->arena_bytes) ||
-      !impl_->arena.defined()) {
-    ASSIGN_OR_RETURN(
-        impl_->arena,
-        Tensor::Allocate(DType::kUint8, Shape({std::max<int64_t>(plan->arena_bytes, 64)}),
-                         options_.max_arena_bytes + 64));
+  if (fuse && options.timings == nullptr && options_.split_batch) {
+    if (!plan->split_decided) internal::PlanSplit(*impl_, graph, options_, dtypes, shapes, *plan);
+    if (!plan->split_rows.empty()) return internal::RunSplit(*impl_, graph, *plan, bound, options_);
   }
-  // Materialise every value's tensor.
-  std::vector<Tensor> values(plan->values.size());
-  for (size_t v = 0; v < plan->values.size(); ++v) {
-    const internal::ValueSlot& s = plan->values[v];
-    switch (s.storage) {
-      case Storage::kNone:
-        break;
-      case Storage::kFeed:
-        values[v] = *bound[static_cast<size_t>(s.feed_index)];
-        break;
-      case Storage::kConstant:
-        values[v] = s.constant;
-        break;
-      case Storage::kArena:
-        values[v] = Tensor::View(impl_->arena, s.dtype, s.shape, static_cast<size_t>(s.offset));
-        break;
-      case Storage::kOutput: {
-        ASSIGN_OR_RETURN(values[v], Tensor::Allocate(s.dtype, s.shape, options_.max_tensor_bytes));
-        break;
-      }
-    }
-  }
+  RETURN_IF_ERROR(internal::GrowArena(impl_->arena, plan->arena_bytes, options_.max_arena_bytes));
   std::vector<Tensor> extras(extra_ids.size());
-  std::vector<Tensor> in, out;
-  for (const internal::Step& step : plan->steps) {
-    in.assign(step.inputs.size(), Tensor());
-    out.assign(step.outputs.size(), Tensor());
-    for (size_t i = 0; i < step.inputs.size(); ++i) {
-      if (step.inputs[i].valid()) in[i] = values[static_cast<size_t>(step.inputs[i].index)];
-    }
-    for (size_t j = 0; j < step.outputs.size(); ++j) {
-      if (step.outputs[j].valid()) out[j] = values[static_cast<size_t>(step.outputs[j].index)];
-    }
-    RunContext ctx{.inputs = in, .outputs = out, .pool = &impl_->pool};
-    const int64_t start = options.timings != nullptr ? NowNanos() : 0;
-    const int64_t cpu_start = options.timings != nullptr ? ThreadCpuNanos() : 0;
-    absl::Status status = step.kernel->Run(ctx);
-    if (!status.ok()) return status;
-    if (options.timings != nullptr) {
-      options.timings->push_back({graph.node(step.node).name(), step.label, NowNanos() - start,
-                                  ThreadCpuNanos() - cpu_start});
-    }
+  auto after_step = [&](const internal::Step& step, std::span<const Tensor> out) -> absl::Status {
     for (size_t j = 0; j < step.outputs.size(); ++j) {
       const ir::ValueId id = step.outputs[j];
       if (!id.valid()) continue;
@@ -280,7 +321,16 @@ absl::StatusOr<NamedTensors> Session::Run(const NamedTensors& feeds, const RunOp
       auto it = extra_index.find(id.index);
       if (it != extra_index.end()) extras[it->second] = t.Clone();
     }
-  }
+    return absl::OkStatus();
+  };
+  auto fresh = [&](const internal::ValueSlot& s, size_t) {
+    return Tensor::Allocate(s.dtype, s.shape, options_.max_tensor_bytes);
+  };
+  internal::StepHook hook;
+  if (options.observer || !extra_ids.empty()) hook = after_step;
+  std::vector<Tensor> values;
+  RETURN_IF_ERROR(internal::ExecutePlan(graph, *plan, bound, impl_->arena, fresh, &impl_->pool,
+                                        values, hook, options.timings));
   NamedTensors result;
   for (ir::ValueId id : graph.outputs()) {
     result.emplace_back(graph.value(id).name(), values[static_cast<size_t>(id.index)]);

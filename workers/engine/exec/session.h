@@ -37,6 +37,15 @@
 //   - executes the plan's steps in order on a kernels::ThreadPool of num_threads threads;
 //     kernels split only over independent output elements, so outputs are bit-identical
 //     for any num_threads;
+//   - batch slices (batch_split.h): when, on the fused plan and without timings, every
+//     feed has the same leading dim N, every computed value keeps it as its leading dim
+//     and no op mixes images (checked op by op: Softmax over axis 1, not 0; Gemm without
+//     transA; no DynamicQuantizeLinear; ...), the batch runs as slices of about
+//     kSplitStepBytes per step, so intermediates stay in cache. On several threads, with
+//     at least as many slices as threads, the slices run side by side, one thread each,
+//     instead of each op splitting. The slice sizes depend only on the graph and the feed
+//     shapes, so outputs stay bit-identical for any num_threads (but may round differently
+//     from an unsliced run: a kernel may choose another path for fewer images);
 //   - returns the graph outputs in declaration order, then RunOptions::extra_outputs.
 //
 // Observing intermediates (PTQ calibration): RunOptions::observer is called after each step
@@ -77,6 +86,9 @@ struct SessionOptions {
   // constant folding, as ONNX Runtime does; see qdq_fusion.h. Off: the QDQ graph runs as
   // written (DequantizeLinear -> float op -> QuantizeLinear).
   bool fuse_qdq = false;
+  // Run batches in slices when the graph keeps images apart (see Run below); off runs every
+  // op over the whole batch (tests, A/B benchmarks).
+  bool split_batch = true;
 };
 
 // A graph input or output as declared.
@@ -121,6 +133,13 @@ struct ValueType {
   tensor::Shape shape;
 };
 
+// How Run executes a batch of given input shapes (session.h "Run": batch slices).
+struct BatchSlicing {
+  std::vector<int64_t> rows = {};  // rows per slice, in order; empty: the batch runs whole
+  std::string whole_reason = {};   // why it runs whole, e.g. "node 's' (Softmax): works
+                                   // across the batch (axis 0)"
+};
+
 class Session {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Create(ir::Model model,
@@ -142,6 +161,8 @@ class Session {
   // on it / returns every value's concrete type. Same validation as Run.
   absl::StatusOr<PlanStats> GetPlanStats(const std::vector<tensor::Shape>& input_shapes);
   absl::StatusOr<std::vector<ValueType>> InferTypes(const std::vector<tensor::Shape>& input_shapes);
+  // How a Run with `input_shapes` slices the batch (plans and decides if not done yet).
+  absl::StatusOr<BatchSlicing> GetBatchSlicing(const std::vector<tensor::Shape>& input_shapes);
 
   struct Impl;  // opaque (session_impl.h)
 
