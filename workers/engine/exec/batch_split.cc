@@ -214,6 +214,29 @@ const absl::flat_hash_set<std::string_view>& PerImage() {
   return *set;
 }
 
+// Ops whose batched input 0 meets only constants and whose axis (or axes) must spare the
+// batch: the attribute; its default, or for lists the input holding the axes when the
+// attribute is absent; whether the axes count against the output's rank.
+struct AxisRule {
+  std::string_view op, attr;
+  int64_t fallback;
+  bool list, output_rank;
+};
+constexpr AxisRule kAxisRules[] = {
+    {"LayerNormalization", "axis", -1, false, false},
+    {"Softmax", "axis", -1, false, false},  // the stricter of the defaults (1 / -1)
+    {"LogSoftmax", "axis", -1, false, false},
+    {"Flatten", "axis", 1, false, false},
+    {"Split", "axis", 0, false, false},
+    {"ReduceMean", "axes", 1, true, false},
+    {"ReduceSum", "axes", 1, true, false},
+    {"ReduceMax", "axes", 1, true, false},
+    {"ReduceMin", "axes", 1, true, false},
+    {"Slice", "axes", 3, true, false},
+    {"Squeeze", "axes", 1, true, false},
+    {"Unsqueeze", "axes", 1, true, true},
+};
+
 absl::Status NodeCheck::Check() const {
   const std::string& op = node_.op_type();
   if (!node_.output(0).valid() || !present(0)) return Refuse(node_, "has no input or output 0");
@@ -247,17 +270,12 @@ absl::Status NodeCheck::Check() const {
     }
     return MatMulKeepsBatch(0, op == "MatMulInteger" ? 1 : 3);
   }
-  if (op == "LayerNormalization") {
+  for (const AxisRule& r : kAxisRules) {
+    if (op != r.op) continue;
     RETURN_IF_ERROR(OnlyBatched(0));
-    return AxisSpareBatch(Int("axis", -1), in_rank);
-  }
-  if (op == "Softmax" || op == "LogSoftmax") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxisSpareBatch(Int("axis", -1), in_rank);  // the stricter of the defaults (1 / -1)
-  }
-  if (op == "Flatten") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxisSpareBatch(Int("axis", 1), in_rank);
+    const int against = r.output_rank ? rank : in_rank;
+    return r.list ? AxesSpareBatch(Ints(r.attr, r.fallback), against)
+                  : AxisSpareBatch(Int(r.attr, r.fallback), against);
   }
   if (op == "Reshape") {
     if (!batched(0) || batched(1)) return Refuse(node_, "reshapes by a computed shape");
@@ -271,31 +289,11 @@ absl::Status NodeCheck::Check() const {
     }
     return absl::OkStatus();
   }
-  if (op == "ReduceMean" || op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxesSpareBatch(Ints("axes", 1), in_rank);
-  }
   if (op == "Concat") {
     for (int i = 0; i < node_.num_inputs(); ++i) {
       if (!batched(i)) return Refuse(node_, StrCat("input ", i, " is not computed per image"));
     }
     return AxisSpareBatch(Int("axis", 0), rank);
-  }
-  if (op == "Split") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxisSpareBatch(Int("axis", 0), in_rank);
-  }
-  if (op == "Slice") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxesSpareBatch(Ints("axes", 3), in_rank);
-  }
-  if (op == "Squeeze") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxesSpareBatch(Ints("axes", 1), in_rank);
-  }
-  if (op == "Unsqueeze") {
-    RETURN_IF_ERROR(OnlyBatched(0));
-    return AxesSpareBatch(Ints("axes", 1), rank);
   }
   if (op == "Pad") {
     RETURN_IF_ERROR(OnlyBatched(0));

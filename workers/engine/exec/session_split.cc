@@ -42,8 +42,9 @@ absl::Status TrySplit(Session::Impl& impl, const ir::Graph& graph, const Session
   unfused.reset();
   std::vector<int64_t> sizes = SliceSizes(batch, rows);
   std::vector<std::unique_ptr<Plan>> plans;
-  for (int64_t r : {sizes.front(), sizes.back()}) {
-    if (!plans.empty() && r == sizes.front()) break;
+  std::vector<int64_t> distinct = {sizes.front()};
+  if (sizes.back() != sizes.front()) distinct.push_back(sizes.back());
+  for (int64_t r : distinct) {
     const std::vector<Shape> cut = Cut(shapes, r);
     in.feed_shapes = cut;
     in.fuse = true;
@@ -63,12 +64,9 @@ void PlanSplit(Session::Impl& impl, const ir::Graph& graph, const SessionOptions
   plan.split_decided = true;
   plan.split_rows.clear();
   plan.split_plans.clear();
+  // TrySplit fills split_rows / split_plans only on success.
   absl::Status why = TrySplit(impl, graph, options, dtypes, shapes, plan);
-  if (!why.ok()) {
-    plan.split_rows.clear();
-    plan.split_plans.clear();
-    plan.split_whole_reason = std::string(why.message());
-  }
+  plan.split_whole_reason = std::string(why.message());
 }
 
 absl::StatusOr<NamedTensors> RunSplit(Session::Impl& impl, const ir::Graph& graph, const Plan& plan,
